@@ -1,0 +1,25 @@
+/**
+ * The `carewire` command. Each feature registers its sub-commands from its own module, so this
+ * file only wires them together.
+ */
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config.ts';
+
+const program = new Command('carewire')
+  .description('CareWire: open clinical communication hub (HL7 v2, vitals telemetry, alarms, FHIR R4, audit)')
+  .showHelpAfterError()
+  .exitOverride();
+
+const registrations: Array<(p: Command) => void> = [];
+for (const register of registrations) register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof ConfigError) {
+    process.stderr.write(`carewire: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
