@@ -4,13 +4,15 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { registerServe } from './serve.ts';
+import { registerUsers } from './users.ts';
 
 const program = new Command('carewire')
   .description('CareWire: open clinical communication hub (HL7 v2, vitals telemetry, alarms, FHIR R4, audit)')
   .showHelpAfterError()
   .exitOverride();
 
-const registrations: Array<(p: Command) => void> = [];
+const registrations: Array<(p: Command) => void> = [registerServe, registerUsers];
 for (const register of registrations) register(program);
 
 try {

@@ -1,0 +1,90 @@
+/**
+ * The composition root: builds config-driven parts in order (store, services, servers), starts
+ * them, writes DATA/ports.json, and stops them in reverse order on a graceful stop: stop intake,
+ * flush pending group commits, close the store.
+ */
+import { writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.ts';
+import { createRegistry } from './http/metrics.ts';
+import { buildHttpServer } from './http/server.ts';
+import { loadTls } from './http/tls.ts';
+import { createServices, type Services } from './services.ts';
+import { openStore } from './store/db.ts';
+
+export interface Ports {
+  http: number;
+}
+
+export interface RunningApp {
+  config: Config;
+  services: Services;
+  http: FastifyInstance;
+  ports: Ports;
+  /** Base URL of the web app and API. */
+  url: string;
+  tlsCertFile: string | undefined;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Runs after the store and services exist, before listeners open (demo seeding). */
+  beforeListen?: (services: Services) => Promise<void>;
+}
+
+export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
+  const logger = opts.logger ?? pino({ level: config.logLevel });
+  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const services = createServices(config, store);
+  let ready = false;
+  let http: FastifyInstance | undefined;
+  try {
+    if (opts.beforeListen) await opts.beforeListen(services);
+    const tls = await loadTls(config);
+    http = await buildHttpServer({
+      config,
+      services,
+      registry: createRegistry(),
+      logger,
+      tls,
+      isReady: () => ready,
+    });
+    await http.listen({ host: config.host, port: config.port });
+    const port = (http.server.address() as AddressInfo).port;
+    const ports: Ports = { http: port };
+    writeFileSync(path.join(config.dataDir, 'ports.json'), `${JSON.stringify(ports, null, 2)}\n`);
+    const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
+    ready = true;
+    logger.info({ url, ports, store: store.location }, 'carewire started');
+    let stopping: Promise<void> | undefined;
+    const server = http;
+    return {
+      config,
+      services,
+      http: server,
+      ports,
+      url,
+      tlsCertFile: tls?.certFile,
+      stop() {
+        stopping ??= (async () => {
+          ready = false;
+          await server.close(); // stop intake; in-flight requests finish
+          await services.close(); // commit what was accepted
+          await store.close();
+          logger.info('carewire stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await http?.close();
+    await services.close();
+    await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Login, refresh, logout and request authentication, each audited. This is the only code that
+ * turns a password or a token into an Actor.
+ */
+import type { AuditEvent } from '../audit/log.ts';
+import { tooManyRequests, unauthorized } from '../errors.ts';
+import type { LoginGuard } from './login-guard.ts';
+import { burnVerification, hashPassword, needsRehash, PASSWORD_MAX, verifyPassword } from './passwords.ts';
+import type { Actor } from './policy.ts';
+import { RefreshError, type SessionService } from './sessions.ts';
+import { TokenError, type TokenService } from './tokens.ts';
+import { toUser, type User, type UserService } from './users.ts';
+
+export interface AuditSink {
+  append(e: AuditEvent): Promise<unknown>;
+}
+
+export interface RequestContext {
+  address?: string | undefined;
+  userAgent?: string | undefined;
+  source?: string | undefined;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  accessExpiresAt: number;
+  refreshToken: string;
+  refreshExpiresAt: number;
+  user: User;
+}
+
+export class AuthService {
+  readonly #users: UserService;
+  readonly #sessions: SessionService;
+  readonly #tokens: TokenService;
+  readonly #guard: LoginGuard;
+  readonly #audit: AuditSink;
+
+  constructor(deps: {
+    users: UserService;
+    sessions: SessionService;
+    tokens: TokenService;
+    guard: LoginGuard;
+    audit: AuditSink;
+  }) {
+    this.#users = deps.users;
+    this.#sessions = deps.sessions;
+    this.#tokens = deps.tokens;
+    this.#guard = deps.guard;
+    this.#audit = deps.audit;
+  }
+
+  async login(username: string, password: string, ctx: RequestContext): Promise<IssuedTokens> {
+    const address = ctx.address ?? 'unknown';
+    const wait = this.#guard.retryAfter(username, address);
+    const agent = { username: username.slice(0, 64), address };
+    if (wait > 0) {
+      await this.#audit.append({
+        type: 'auth.login',
+        action: 'E',
+        outcome: 4,
+        agent,
+        source: ctx.source,
+        detail: { reason: 'back-off' },
+      });
+      throw tooManyRequests(
+        'too many failed logins for this account from your address; try again shortly',
+        wait,
+      );
+    }
+    const row = password.length <= PASSWORD_MAX ? await this.#users.findByUsername(username) : undefined;
+    let ok = false;
+    if (row && row.disabled === 0) ok = await verifyPassword(row.password_hash, password);
+    else await burnVerification(password.slice(0, PASSWORD_MAX));
+    if (!row || !ok) {
+      this.#guard.failure(username, address);
+      await this.#audit.append({
+        type: 'auth.login',
+        action: 'E',
+        outcome: 4,
+        agent: { ...agent, userId: row?.id, role: row?.role },
+        source: ctx.source,
+        detail: { reason: row?.disabled ? 'account disabled' : 'bad credentials' },
+      });
+      throw unauthorized('wrong username or password');
+    }
+    this.#guard.success(username, address);
+    if (needsRehash(row.password_hash)) await this.#users.replaceHash(row.id, await hashPassword(password));
+    const user = toUser(row);
+    const session = await this.#sessions.create(user.id, { address, userAgent: ctx.userAgent });
+    const issued = await this.#issue(user, session.sessionId, session.refreshToken, session.expiresAt);
+    await this.#audit.append({
+      type: 'auth.login',
+      action: 'E',
+      outcome: 0,
+      agent: { userId: user.id, username: user.username, role: user.role, address },
+      source: ctx.source,
+      entity: { type: 'session', id: session.sessionId },
+    });
+    return issued;
+  }
+
+  async refresh(refreshToken: string, ctx: RequestContext): Promise<IssuedTokens> {
+    try {
+      const s = await this.#sessions.rotate(refreshToken);
+      const user = await this.#users.get(s.userId);
+      if (!user || user.disabled) {
+        await this.#sessions.revoke(s.sessionId, 'user disabled');
+        throw new RefreshError('account disabled');
+      }
+      const issued = await this.#issue(user, s.sessionId, s.refreshToken, s.expiresAt);
+      await this.#audit.append({
+        type: 'auth.refresh',
+        action: 'E',
+        outcome: 0,
+        agent: { userId: user.id, username: user.username, role: user.role, address: ctx.address },
+        source: ctx.source,
+        entity: { type: 'session', id: s.sessionId },
+      });
+      return issued;
+    } catch (err) {
+      if (!(err instanceof RefreshError)) throw err;
+      await this.#audit.append({
+        type: 'auth.refresh',
+        action: 'E',
+        outcome: err.reused ? 8 : 4,
+        agent: { userId: err.userId, address: ctx.address },
+        source: ctx.source,
+        entity: err.sessionId ? { type: 'session', id: err.sessionId } : undefined,
+        detail: { reason: err.message },
+      });
+      throw unauthorized(err.message);
+    }
+  }
+
+  async logout(actor: Actor, ctx: RequestContext): Promise<void> {
+    if (actor.sessionId) await this.#sessions.revoke(actor.sessionId, 'logout');
+    await this.#audit.append({
+      type: 'auth.logout',
+      action: 'E',
+      outcome: 0,
+      agent: { userId: actor.userId, username: actor.username, role: actor.role, address: ctx.address },
+      source: ctx.source,
+      entity: actor.sessionId ? { type: 'session', id: actor.sessionId } : undefined,
+    });
+  }
+
+  /** Verifies an access token and that its session is still active. */
+  async authenticate(token: string, address?: string): Promise<Actor> {
+    let claims: Awaited<ReturnType<TokenService['verify']>>;
+    try {
+      claims = await this.#tokens.verify(token);
+    } catch (err) {
+      if (err instanceof TokenError) throw unauthorized(err.message);
+      throw err;
+    }
+    if (!(await this.#sessions.isActive(claims.sid))) throw unauthorized('session ended; log in again');
+    return {
+      userId: claims.sub,
+      username: claims.username,
+      role: claims.role,
+      patientId: claims.pid ?? null,
+      sessionId: claims.sid,
+      address,
+    };
+  }
+
+  async #issue(
+    user: User,
+    sessionId: string,
+    refreshToken: string,
+    refreshExpiresAt: number,
+  ): Promise<IssuedTokens> {
+    const { token, expiresAt } = await this.#tokens.issue({
+      sub: user.id,
+      sid: sessionId,
+      role: user.role,
+      username: user.username,
+      pid: user.patientId ?? undefined,
+    });
+    return { accessToken: token, accessExpiresAt: expiresAt, refreshToken, refreshExpiresAt, user };
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Opens the store: the embedded SQLite file by default, PostgreSQL when a postgres:// URL is given.
+ * Both run the same migrations and are used through the same typed Kysely instance.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { migrate } from './migrations.ts';
+import type { Database } from './schema.ts';
+import { NodeSqliteDatabase } from './sqlite-driver.ts';
+
+export type Engine = 'sqlite' | 'postgres';
+export type Db = Kysely<Database>;
+
+export interface StoreOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+}
+
+export interface Store {
+  readonly db: Db;
+  readonly engine: Engine;
+  /** Where the data lives, for people: a file path or the URL without its password. */
+  readonly location: string;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// int8 (bigint) columns hold millisecond times and counters that fit in a double; pg returns them as
+// strings by default, which would make the two engines disagree on types.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
+
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openSqlite(opts.dataDir);
+}
+
+async function openSqlite(dataDir: string): Promise<Store> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(dataDir, 'carewire.db');
+  const database = new NodeSqliteDatabase(file);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  await migrate(db as Kysely<unknown>, 'sqlite');
+  return {
+    db,
+    engine: 'sqlite',
+    location: file,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Store> {
+  // A schema can be chosen in the URL (?options=-c%20search_path%3Dname), as tests do to run apart.
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  await migrate(db as Kysely<unknown>, 'postgres');
+  const safe = new URL(url);
+  safe.password = '';
+  return {
+    db,
+    engine: 'postgres',
+    location: safe.toString(),
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

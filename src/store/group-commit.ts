@@ -1,0 +1,135 @@
+/**
+ * Group commit: callers hand in writes one at a time and get a promise that settles only after
+ * their write is committed. Writes that arrive together share one transaction (and so one fsync),
+ * which is how a gateway can acknowledge only durable data and still keep up with its peers.
+ *
+ * One batch is in flight at a time. While it commits, new writes queue up and form the next batch,
+ * so under load the batch size grows by itself; when idle a write waits at most `maxDelayMs`.
+ */
+import type { Transaction } from 'kysely';
+import type { Db } from './db.ts';
+import type { Database } from './schema.ts';
+
+export interface GroupCommitOptions {
+  /** Longest a write waits for company before its batch is committed. */
+  maxDelayMs: number;
+  /** Most writes in one transaction. */
+  maxItems: number;
+  /** Writes waiting beyond this are refused at once (bounded memory, clear back-pressure). */
+  maxQueue?: number;
+}
+
+export type ApplyBatch<T, R> = (trx: Transaction<Database>, items: readonly T[]) => Promise<R[]>;
+
+export class GroupCommitOverloadError extends Error {
+  override name = 'GroupCommitOverloadError';
+}
+export class GroupCommitClosedError extends Error {
+  override name = 'GroupCommitClosedError';
+}
+
+interface Pending<T, R> {
+  item: T;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
+export class GroupCommitter<T, R = void> {
+  readonly #db: Db;
+  readonly #apply: ApplyBatch<T, R>;
+  readonly #opts: Required<GroupCommitOptions>;
+  #queue: Pending<T, R>[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #closed = false;
+  /** Counters for /metrics and tests. */
+  readonly stats = { batches: 0, items: 0, fallbacks: 0 };
+
+  constructor(db: Db, apply: ApplyBatch<T, R>, opts: GroupCommitOptions) {
+    this.#db = db;
+    this.#apply = apply;
+    this.#opts = { maxQueue: 100_000, ...opts };
+  }
+
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  submit(item: T): Promise<R> {
+    if (this.#closed) return Promise.reject(new GroupCommitClosedError('store is shutting down'));
+    if (this.#queue.length >= this.#opts.maxQueue) {
+      return Promise.reject(new GroupCommitOverloadError(`write queue full (${this.#opts.maxQueue})`));
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#inFlight) return; // the running batch starts the next one when it finishes
+    if (this.#queue.length >= this.#opts.maxItems) {
+      this.#flushNow();
+    } else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.#flushNow(), this.#opts.maxDelayMs);
+    }
+  }
+
+  #flushNow(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#inFlight || this.#queue.length === 0) return;
+    const batch = this.#queue.splice(0, this.#opts.maxItems);
+    this.#inFlight = this.#commit(batch).finally(() => {
+      this.#inFlight = undefined;
+      if (this.#queue.length > 0) {
+        // Under load do not wait: what queued during the last commit is the next batch already.
+        this.#flushNow();
+      }
+    });
+  }
+
+  async #commit(batch: Pending<T, R>[]): Promise<void> {
+    const items = batch.map((p) => p.item);
+    try {
+      const results = await this.#db.transaction().execute((trx) => this.#apply(trx, items));
+      this.stats.batches++;
+      this.stats.items += batch.length;
+      for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
+      return;
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0]!.reject(err);
+        return;
+      }
+    }
+    // One bad write must not fail its neighbours: retry each alone so only the culprit is refused.
+    this.stats.fallbacks++;
+    for (const p of batch) {
+      try {
+        const [r] = await this.#db.transaction().execute((trx) => this.#apply(trx, [p.item]));
+        this.stats.batches++;
+        this.stats.items++;
+        p.resolve(r as R);
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+  }
+
+  /** Commits everything queued so far and waits for it. */
+  async flush(): Promise<void> {
+    while (this.#queue.length > 0 || this.#inFlight) {
+      if (!this.#inFlight) this.#flushNow();
+      await this.#inFlight;
+    }
+  }
+
+  /** Refuses new writes, then commits what was accepted. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+  }
+}
