@@ -1,0 +1,240 @@
+// Building acknowledgements (pure). Which acknowledgements to send is decided by `planAcks`; what
+// each one says is built by `buildAck`. Sending them only after the commit is the server's job.
+//
+// Acknowledgement rules (HL7 v2.x chapter 2, table 0155), as implemented by planAcks:
+//   * Original mode: MSH-15 and MSH-16 both empty. Exactly one ACK: AA when accepted and processed,
+//     AE on an error in the content, AR when the message is rejected (bad header, unsupported type or
+//     version, unusable syntax). If the caller has no separate processing result, the accept outcome
+//     is used (CareWire processes inside the commit, so both are known together).
+//   * Enhanced mode: MSH-15 or MSH-16 valued. Up to two ACKs:
+//       accept ACK (CA/CE/CR) per MSH-15, about safe receipt (commit);
+//       application ACK (AA/AE/AR) per MSH-16, about processing.
+//     Conditions: AL always, NE never, ER only for CE/CR (AE/AR), SU only for CA (AA).
+//     An empty MSH-15 counts as NE and an empty MSH-16 as AL: HL7 defines original mode as
+//     exactly that pair, so these defaults keep the two modes consistent. Values outside table 0155
+//     count as AL, so a typo never silently suppresses an acknowledgement.
+//     A message that is not accepted is never processed, so its application outcome is the accept
+//     outcome; e.g. NE/AL with a syntax error still gets an application AR.
+
+import { resolveCharset } from './charset.ts';
+import {
+  checkEncoding,
+  DEFAULT_ENCODING,
+  encodingCharacters,
+  type Hl7Encoding,
+  isEncoding,
+} from './encoding.ts';
+import { HL7_ERROR_TEXT, type Hl7ErrorDetail } from './errors.ts';
+import type { Hl7Hd, Hl7HeaderInfo } from './header.ts';
+import { Hl7Message } from './message.ts';
+import { buildMessage, type Hl7FieldInput, type Hl7SegmentInput } from './serialize.ts';
+
+export type OriginalAckCode = 'AA' | 'AE' | 'AR';
+export type EnhancedAckCode = 'CA' | 'CE' | 'CR';
+export type AckCode = OriginalAckCode | EnhancedAckCode;
+/** ok: accepted/processed; error: content error (AE/CE); reject: message refused (AR/CR). */
+export type Hl7Outcome = 'ok' | 'error' | 'reject';
+/** Table 0155 values of MSH-15 / MSH-16. */
+export type AckCondition = 'AL' | 'NE' | 'ER' | 'SU';
+
+const APPLICATION: Readonly<Record<Hl7Outcome, OriginalAckCode>> = { ok: 'AA', error: 'AE', reject: 'AR' };
+const ACCEPT: Readonly<Record<Hl7Outcome, EnhancedAckCode>> = { ok: 'CA', error: 'CE', reject: 'CR' };
+
+/** The MSA-1 code for an outcome: application (original) or accept (enhanced commit) acknowledgement. */
+export function ackCodeFor(kind: 'application' | 'accept', outcome: Hl7Outcome): AckCode {
+  return kind === 'accept' ? ACCEPT[outcome] : APPLICATION[outcome];
+}
+
+export interface AckPlan {
+  mode: 'original' | 'enhanced';
+  /** Accept acknowledgement to send (enhanced mode only). */
+  accept?: EnhancedAckCode;
+  /** Application acknowledgement to send (the only one in original mode). */
+  application?: OriginalAckCode;
+}
+
+function condition(value: string, absent: AckCondition): AckCondition {
+  if (value === '') return absent;
+  return value === 'AL' || value === 'NE' || value === 'ER' || value === 'SU' ? value : 'AL';
+}
+
+function wanted(cond: AckCondition, outcome: Hl7Outcome): boolean {
+  return cond === 'AL' || (cond === 'ER' && outcome !== 'ok') || (cond === 'SU' && outcome === 'ok');
+}
+
+/**
+ * Decides which acknowledgements to send (rules at the top of this file). `accept` is the outcome
+ * of receiving and committing the message; `application` that of processing it, when known.
+ * `header` may be a loose header from a failed parse, or undefined when there was no MSH at all.
+ */
+export function planAcks(
+  header: Pick<Hl7HeaderInfo, 'acceptAckType' | 'applicationAckType'> | undefined,
+  result: { accept: Hl7Outcome; application?: Hl7Outcome },
+): AckPlan {
+  const msh15 = header?.acceptAckType ?? '';
+  const msh16 = header?.applicationAckType ?? '';
+  const processed = result.accept === 'ok' ? result.application : result.accept;
+  if (msh15 === '' && msh16 === '') {
+    return { mode: 'original', application: APPLICATION[processed ?? result.accept] };
+  }
+  const plan: AckPlan = { mode: 'enhanced' };
+  if (wanted(condition(msh15, 'NE'), result.accept)) plan.accept = ACCEPT[result.accept];
+  if (processed !== undefined && wanted(condition(msh16, 'AL'), processed))
+    plan.application = APPLICATION[processed];
+  return plan;
+}
+
+export interface BuildAckOptions {
+  /** MSA-1. */
+  code: AckCode;
+  /** Problems to report, one ERR segment each. AE/AR/CE/CR without errors get a generic 207. */
+  errors?: readonly Hl7ErrorDetail[];
+  /** MSA-3 text message (deprecated since v2.4; filled from the first error before v2.5 if absent). */
+  text?: string;
+  /** MSH-10 of the ACK; default from a process-wide generator (see createControlIdGenerator). */
+  controlId?: string;
+  /** MSH-7 time; default now. */
+  now?: Date;
+  /** MSH-12 when the incoming message has none (default 2.5.1). */
+  defaultVersion?: string;
+  /** Our own identity, used for MSH-3/4 when the incoming MSH-5/6 are empty. */
+  self?: { application?: Hl7Hd | string; facility?: Hl7Hd | string };
+}
+
+/** Generator of ACK control ids: prefix + time + counter in base 36, at most 20 characters (ST in v2.3-2.6). */
+export function createControlIdGenerator(prefix = 'CW'): () => string {
+  let counter = 0;
+  return () => {
+    counter = (counter + 1) % 36 ** 4;
+    const id = `${prefix}${Date.now().toString(36)}${counter.toString(36).padStart(4, '0')}`;
+    return id.length > 20 ? id.slice(id.length - 20) : id;
+  };
+}
+
+const nextControlId = createControlIdGenerator();
+
+/** HL7 DTM in UTC with milliseconds, e.g. `20240131235959.123+0000`. */
+export function formatHl7Timestamp(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return (
+    `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` +
+    `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`
+  );
+}
+
+/** Compares dotted versions: versionAtLeast('2.5.1', '2.5') is true. Unparseable counts as 0. */
+export function versionAtLeast(version: string, min: string): boolean {
+  const a = version.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  const b = min.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d > 0;
+  }
+  return true;
+}
+
+function hd(v: Hl7Hd | string | undefined): Hl7FieldInput {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return v;
+  return [v.namespaceId, v.universalId, v.universalIdType];
+}
+
+function isEmptyHd(v: Hl7Hd): boolean {
+  return v.namespaceId === '' && v.universalId === '' && v.universalIdType === '';
+}
+
+function usableEncoding(enc: Hl7Encoding): Hl7Encoding {
+  const checked = checkEncoding(enc.field, encodingCharacters(enc));
+  return isEncoding(checked) ? checked : DEFAULT_ENCODING;
+}
+
+function errSegment(e: Hl7ErrorDetail, version: string): Hl7SegmentInput {
+  const loc = e.location;
+  const cwe = [e.code, HL7_ERROR_TEXT[e.code], 'HL70357'];
+  const fields: Record<number, Hl7FieldInput> = {};
+  if (!versionAtLeast(version, '2.5')) {
+    // v2.3-2.4 receivers only know ERR-1 (ELD): segment ^ sequence ^ field ^ code&text&system.
+    fields[1] = [loc?.segment ?? '', loc?.sequence ?? (loc?.segment ? 1 : ''), loc?.field ?? '', cwe];
+  }
+  if (loc?.segment) {
+    fields[2] = [
+      loc.segment,
+      loc.sequence ?? 1,
+      loc.field,
+      loc.field === undefined ? undefined : (loc.repetition ?? 1),
+      loc.component,
+      loc.subcomponent,
+    ];
+  }
+  fields[3] = cwe;
+  fields[4] = e.severity;
+  fields[7] = e.message;
+  return { name: 'ERR', fields };
+}
+
+/**
+ * Builds the acknowledgement of `source` (a parsed message, a header from `readHeaderLoosely` or a
+ * parse error's `header`, or undefined when nothing of the MSH could be read). The ACK uses the
+ * incoming delimiters, version, processing id and MSH-18, swaps sender and receiver, echoes
+ * MSH-10 in MSA-2 and carries one ERR segment per error.
+ */
+export function buildAck(
+  source: Hl7Message | Hl7HeaderInfo | undefined,
+  options: BuildAckOptions,
+): Hl7Message {
+  const h = source instanceof Hl7Message ? source.header : source;
+  const enc = h ? usableEncoding(h.encoding) : DEFAULT_ENCODING;
+  const version = h?.version || options.defaultVersion || '2.5.1';
+  // Echo MSH-18 when we can write it; otherwise fall back to the default rather than fail the NAK.
+  const charsetField = h && resolveCharset(h.charset) ? h.charset : '';
+  const trigger = h?.triggerEvent ?? '';
+  const type: Hl7FieldInput = versionAtLeast(version, '2.3.1')
+    ? ['ACK', trigger, 'ACK']
+    : trigger
+      ? ['ACK', trigger]
+      : 'ACK';
+  const now = options.now ?? new Date();
+  const msh: Record<number, Hl7FieldInput> = {
+    3: h && !isEmptyHd(h.receivingApplication) ? hd(h.receivingApplication) : hd(options.self?.application),
+    4: h && !isEmptyHd(h.receivingFacility) ? hd(h.receivingFacility) : hd(options.self?.facility),
+    5: h ? hd(h.sendingApplication) : '',
+    6: h ? hd(h.sendingFacility) : '',
+    7: formatHl7Timestamp(now),
+    9: type,
+    10: options.controlId ?? nextControlId(),
+    11: h?.processingId || 'P',
+    12: version,
+    18: charsetField,
+  };
+  const errors = [...(options.errors ?? [])];
+  const failed = options.code !== 'AA' && options.code !== 'CA';
+  if (failed && errors.length === 0) {
+    errors.push({ code: '207', severity: 'E', message: options.text ?? HL7_ERROR_TEXT['207'] });
+  }
+  let text = options.text;
+  if (text === undefined && errors.length > 0 && !versionAtLeast(version, '2.5')) {
+    text = errors[0]!.message.slice(0, 80);
+  }
+  const segments: Hl7SegmentInput[] = [
+    { name: 'MSH', fields: msh },
+    { name: 'MSA', fields: { 1: options.code, 2: h?.controlId ?? '', 3: text } },
+    ...errors.map((e) => errSegment(e, version)),
+  ];
+  return buildMessage(segments, { encoding: enc });
+}
+
+/** Builds the ACK messages a plan calls for, with the same options (except the code). */
+export function buildAcks(
+  source: Hl7Message | Hl7HeaderInfo | undefined,
+  plan: AckPlan,
+  options: Omit<BuildAckOptions, 'code'> = {},
+): { accept?: Hl7Message; application?: Hl7Message } {
+  const out: { accept?: Hl7Message; application?: Hl7Message } = {};
+  if (plan.accept) out.accept = buildAck(source, { ...options, code: plan.accept });
+  if (plan.application) {
+    // Two ACKs must not share a control id.
+    const controlId = plan.accept && options.controlId ? `${options.controlId}A` : options.controlId;
+    out.application = buildAck(source, { ...options, code: plan.application, controlId });
+  }
+  return out;
+}

@@ -1,0 +1,117 @@
+// HL7 v2 escape sequences (chapter 2, "Use of escape sequences in text fields").
+// Decoding is lenient: an unknown or unterminated sequence is kept as it was written, because a
+// receiver should not lose text it cannot interpret.
+
+import { Buffer } from 'node:buffer';
+import type { Hl7Encoding } from './encoding.ts';
+
+export interface UnescapeOptions {
+  /**
+   * `text` (default): `\.br\` and `\.sp\` become line breaks, `\.sk n\` spaces, highlighting (`\H\`, `\N\`)
+   * and the other formatting commands are dropped. `keep`: formatting sequences stay as written, for
+   * callers that render formatted text (FT) themselves.
+   */
+  formatting?: 'text' | 'keep';
+  /** Turns the bytes of `\Xhh..\` into text; the message's charset. Default: ISO 8859-1 code points. */
+  decodeHex?: (bytes: Uint8Array) => string;
+}
+
+function latin1Hex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return s;
+}
+
+const HEX = /^X((?:[0-9A-Fa-f]{2})+)$/;
+const SPACE_CMD = /^\.(sp|sk)\s*(\+?\d{0,4})$/;
+const DROP_CMD = /^\.(in|ti|ce|fi|nf)\s*[+-]?\d{0,4}$/;
+
+/** Decodes the escape sequences in one primitive value (a subcomponent, or a component without `&`). */
+export function unescapeValue(raw: string, enc: Hl7Encoding, options?: UnescapeOptions): string {
+  const esc = enc.escape;
+  let i = raw.indexOf(esc);
+  if (i < 0) return raw;
+  const text = options?.formatting !== 'keep';
+  let out = raw.slice(0, i);
+  while (i >= 0) {
+    const j = raw.indexOf(esc, i + 1);
+    if (j < 0) {
+      out += raw.slice(i);
+      return out;
+    }
+    const seq = raw.slice(i + 1, j);
+    let rep: string | undefined;
+    switch (seq) {
+      case 'F':
+        rep = enc.field;
+        break;
+      case 'S':
+        rep = enc.component;
+        break;
+      case 'T':
+        rep = enc.subcomponent;
+        break;
+      case 'R':
+        rep = enc.repetition;
+        break;
+      case 'E':
+        rep = esc;
+        break;
+      case 'P':
+        rep = enc.truncation;
+        break;
+      case 'H':
+      case 'N':
+        if (text) rep = '';
+        break;
+      case '.br':
+        if (text) rep = '\n';
+        break;
+      default:
+        if (seq.charCodeAt(0) === 0x58 /* X */) {
+          const m = HEX.exec(seq);
+          if (m) rep = (options?.decodeHex ?? latin1Hex)(Buffer.from(m[1]!, 'hex'));
+        } else if (text && seq.charCodeAt(0) === 0x2e /* . */) {
+          const sp = SPACE_CMD.exec(seq);
+          if (sp) rep = (sp[1] === 'sp' ? '\n' : ' ').repeat(Math.max(1, Number(sp[2] || '1')));
+          else if (DROP_CMD.test(seq)) rep = '';
+        }
+    }
+    if (rep === undefined) {
+      // Unknown (\Cxxyy\, \Mxxyyzz\, \Zxx\, ...) or not valid here: keep the characters as written.
+      out += raw.slice(i, j + 1);
+    } else {
+      out += rep;
+    }
+    const next = raw.indexOf(esc, j + 1);
+    out += raw.slice(j + 1, next < 0 ? raw.length : next);
+    i = next;
+  }
+  return out;
+}
+
+/**
+ * Escapes a value so it can be written as one primitive: delimiters become `\F\ \S\ \T\ \R\ \E\`
+ * (and `\P\` for the truncation character), CR and LF become `\X0D\` and `\X0A\`.
+ */
+export function escapeValue(value: string, enc: Hl7Encoding): string {
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i]!;
+    let rep: string | undefined;
+    if (ch === enc.escape) rep = 'E';
+    else if (ch === enc.field) rep = 'F';
+    else if (ch === enc.component) rep = 'S';
+    else if (ch === enc.subcomponent) rep = 'T';
+    else if (ch === enc.repetition) rep = 'R';
+    else if (ch === enc.truncation) rep = 'P';
+    else if (ch === '\r') rep = 'X0D';
+    else if (ch === '\n') rep = 'X0A';
+    if (rep !== undefined) {
+      out += value.slice(last, i) + enc.escape + rep + enc.escape;
+      last = i + 1;
+    }
+  }
+  return last === 0 ? value : out + value.slice(last);
+}
