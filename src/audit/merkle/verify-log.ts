@@ -401,14 +401,17 @@ export async function verifyLog(opts: VerifyLogOptions): Promise<LogVerifyReport
     const { cp, report } = stored[i]!;
     if (cp.size > size) {
       report.state = 'beyond-log';
+      // Entry `size` is certainly gone; the stored ones past the last matching checkpoint are
+      // merely unproven, which the message says without claiming an index.
+      const unproven = lastGood < size ? ` (entries ${lastGood}…${size - 1} match no signed checkpoint)` : '';
       problems.add({
         kind: 'log-truncated',
         index: size,
-        exact: false,
+        exact: true,
         rangeEnd: cp.size,
         checkpoint: 'stored',
         checkpointSize: cp.size,
-        message: `a signed checkpoint covers ${cp.size} entries but only ${size} are stored: entries ${size}…${cp.size - 1} were deleted`,
+        message: `a signed checkpoint covers ${cp.size} entries but only ${size} are stored: entries ${size}…${cp.size - 1} were deleted${unproven}`,
       });
       continue;
     }
@@ -458,7 +461,7 @@ export async function verifyLog(opts: VerifyLogOptions): Promise<LogVerifyReport
       problems.add({
         kind: 'log-truncated',
         index: size,
-        exact: false,
+        exact: true,
         rangeEnd: t.size,
         checkpoint: 'trusted',
         checkpointSize: t.size,
