@@ -1,8 +1,11 @@
-/** `carewire serve` (production start) and `carewire demo` (start with demo data and accounts). */
+/**
+ * `carewire serve` (production start) and `carewire demo` (start with demo data and accounts).
+ * The server modules load only when a command runs, so `--help` and other commands start fast.
+ */
 import type { Command } from 'commander';
-import { type RunningApp, startApp } from '../app.ts';
+import type { RunningApp } from '../app.ts';
 import { envName, loadConfig } from '../config.ts';
-import { demoAccountsFile, seedDemo } from './demo-seed.ts';
+import type { DemoAccount } from './demo-seed.ts';
 import { addConfigOptions } from './options.ts';
 
 function stopOnSignals(app: RunningApp): void {
@@ -44,7 +47,9 @@ export function registerServe(program: Command): void {
       .command('serve')
       .description('start CareWire (HTTP API and web app; gateways as configured)')
       .action(async (flags: Record<string, unknown>) => {
-        const app = await startApp(loadConfig(flags));
+        const config = loadConfig(flags);
+        const { startApp } = await import('../app.ts');
+        const app = await startApp(config);
         stopOnSignals(app);
         process.stdout.write('CareWire is running.\n');
         printPorts(app);
@@ -60,7 +65,11 @@ export function registerServe(program: Command): void {
         if (flags.logLevel === undefined && process.env[envName('log-level')] === undefined)
           flags.logLevel = 'warn';
         const config = loadConfig(flags);
-        let accounts: Awaited<ReturnType<typeof seedDemo>> = [];
+        const [{ startApp }, { demoAccountsFile, seedDemo }] = await Promise.all([
+          import('../app.ts'),
+          import('./demo-seed.ts'),
+        ]);
+        let accounts: DemoAccount[] = [];
         const app = await startApp(config, {
           beforeListen: async (services) => {
             accounts = await seedDemo(services, config.dataDir);

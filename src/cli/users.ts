@@ -8,13 +8,16 @@ import type { Command } from 'commander';
 import { ROLES } from '../auth/tokens.ts';
 import { loadConfig } from '../config.ts';
 import { AppError } from '../errors.ts';
-import { createServices, type Services } from '../services.ts';
-import { openStore } from '../store/db.ts';
+import type { Services } from '../services.ts';
 import type { Role } from '../store/schema.ts';
 import { addConfigOptions } from './options.ts';
 
 async function withServices<T>(flags: Record<string, unknown>, fn: (s: Services) => Promise<T>): Promise<T> {
   const config = loadConfig(flags);
+  const [{ createServices }, { openStore }] = await Promise.all([
+    import('../services.ts'),
+    import('../store/db.ts'),
+  ]);
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const services = createServices(config, store);
   try {

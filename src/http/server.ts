@@ -6,7 +6,6 @@
 import path from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
@@ -30,6 +29,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { patientRoutes } from './routes/patients.ts';
+import { addSecurityHeaders } from './security-headers.ts';
 import type { TlsMaterial } from './tls.ts';
 
 export const WEB_ROOT = path.resolve(import.meta.dirname, '../../web/static');
@@ -71,26 +71,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
     isReady: opts.isReady,
   };
 
-  await app.register(fastifyHelmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        fontSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        ...(tls ? { upgradeInsecureRequests: [] } : {}),
-      },
-    },
-    // HSTS only means something over TLS; on plain loopback HTTP it would be ignored or harmful.
-    strictTransportSecurity: tls ? { maxAge: 31536000, includeSubDomains: true } : false,
-  });
+  addSecurityHeaders(app, !!tls);
   await app.register(fastifyCors, {
     origin: (origin, cb) => cb(null, !origin || allowedOrigins.has(origin)),
     credentials: true,
@@ -114,7 +95,12 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       security: [{ bearer: [] }],
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    // Its default policy asks browsers to upgrade to https, which breaks the UI on plain loopback HTTP.
+    transformStaticCSP: (h) => (tls ? h : h.replace(/\s*upgrade-insecure-requests;?/, '')),
+  });
 
   app.setErrorHandler((err: FastifyError | AppError, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) =>
