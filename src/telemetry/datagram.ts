@@ -14,7 +14,9 @@
  * anything but locating the key; `verifyDatagram` returns the message only when the tag matches.
  * Neither throws on hostile input: they return a result with a typed `DatagramError`.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { withoutStack } from './input-error.ts';
 
 export const DATAGRAM_MAGIC = 0x4357; // "CW"
 export const DATAGRAM_VERSION = 1;
@@ -114,10 +116,8 @@ export type DatagramResult<T> =
 export type DeviceKey = Uint8Array | KeyObject;
 
 function fail(reason: DatagramErrorReason, message: string): { ok: false; error: DatagramError } {
-  return { ok: false, error: new DatagramError(reason, message) };
+  return { ok: false, error: withoutStack(() => new DatagramError(reason, message)) };
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** C0 and C1 controls would let a device id forge log lines or break displays. */
 function hasControlChar(s: string): boolean {
@@ -243,12 +243,10 @@ export function decodeDatagram(buf: Uint8Array): DatagramResult<DecodedDatagram>
   // Everything up to and including the count byte, then measurements and tag.
   const headerEnd = FIXED_HEADER_BYTES + idBytes;
   if (len < headerEnd + TAG_BYTES) return fail('truncated', `datagram ends inside the header`);
-  let deviceId: string;
-  try {
-    deviceId = utf8.decode(buf.subarray(5, 5 + idBytes));
-  } catch {
-    return fail('bad_device_id', 'device id is not valid UTF-8');
-  }
+  const idView = buf.subarray(5, 5 + idBytes);
+  // isUtf8 refuses bad UTF-8 without an exception (TextDecoder's fatal mode throws, which is slow).
+  if (!isUtf8(idView)) return fail('bad_device_id', 'device id is not valid UTF-8');
+  const deviceId = Buffer.from(idView.buffer, idView.byteOffset, idBytes).toString('utf8');
   if (hasControlChar(deviceId)) return fail('bad_device_id', 'device id contains a control character');
   let o = 5 + idBytes;
   const sequence = readU53(view, o);

@@ -57,33 +57,17 @@ describe('datagram byte layout', () => {
       measurements: [{ code: 4, value: 95.5 }],
       flags: FLAG_SIMULATED,
     };
-    const header = Buffer.from([
-      0x43,
-      0x57, // magic "CW"
-      0x01, // version
-      0x01, // flags: simulated
-      0x02,
-      0x6d,
-      0x31, // id length 2, "m1"
-      0,
-      0,
-      0,
-      1,
-      0,
-      0,
-      0,
-      5, // sequence 2^32 + 5
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0x03,
-      0xe8, // timestamp 1000
-      0x01, // one measurement
-      0x00,
-      0x04, // code 4 (SpO2)
+    const hex = (h: string) => Buffer.from(h, 'hex');
+    const header = Buffer.concat([
+      hex('4357'), // magic "CW"
+      hex('01'), // version
+      hex('01'), // flags: simulated
+      hex('02'), // device id length
+      hex('6d31'), // "m1"
+      hex('0000000100000005'), // sequence 2^32 + 5
+      hex('00000000000003e8'), // timestamp 1000
+      hex('01'), // one measurement
+      hex('0004'), // code 4 (SpO2)
     ]);
     const value = Buffer.alloc(8);
     value.writeDoubleBE(95.5);
