@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { createBus } from './bus/bus.ts';
 import type { Config } from './config.ts';
 import { createRegistry } from './http/metrics.ts';
 import { buildHttpServer } from './http/server.ts';
@@ -39,7 +40,7 @@ export interface StartOptions {
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  const services = createServices(config, store);
+  const services = await createServices(config, store, await createBus(config.redisUrl));
   let ready = false;
   let http: FastifyInstance | undefined;
   try {

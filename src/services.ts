@@ -1,5 +1,5 @@
 /**
- * Builds the service layer on an open store: auth, the access policy, the audit log and the
+ * Builds the service layer on an open store and bus: auth, the access policy, the audit log and the
  * clinical services. Gateways (HTTP, and later HL7, telemetry, sockets) receive this object and
  * call only these services.
  */
@@ -11,6 +11,7 @@ import { AccessPolicy } from './auth/policy.ts';
 import { SessionService } from './auth/sessions.ts';
 import { TokenService } from './auth/tokens.ts';
 import { UserService } from './auth/users.ts';
+import type { Bus } from './bus/bus.ts';
 import { AccessGate } from './clinical/access-gate.ts';
 import { CareTeamService } from './clinical/care-teams.ts';
 import { PatientService } from './clinical/patients.ts';
@@ -19,6 +20,7 @@ import type { Store } from './store/db.ts';
 
 export interface Services {
   store: Store;
+  bus: Bus;
   audit: AuditLog;
   policy: AccessPolicy;
   gate: AccessGate;
@@ -33,13 +35,14 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(config: Config, store: Store): Services {
+export async function createServices(config: Config, store: Store, bus: Bus): Promise<Services> {
   const { db } = store;
   const audit = new AuditLog(db, { maxDelayMs: config.groupCommitMs, maxItems: config.groupCommitMax });
   const policy = new AccessPolicy(db, { breakGlassTtlSec: config.breakGlassTtl });
   const gate = new AccessGate(policy, audit);
   const users = new UserService(db);
-  const sessions = new SessionService(db, config.refreshTokenTtl);
+  const sessions = new SessionService(db, config.refreshTokenTtl, bus);
+  await sessions.listen();
   const tokens = new TokenService({
     key: loadOrCreateEd25519(config.dataDir, 'token-signing-ed25519'),
     issuer: config.publicUrl ?? 'carewire',
@@ -49,6 +52,7 @@ export function createServices(config: Config, store: Store): Services {
   const auth = new AuthService({ users, sessions, tokens, guard: new LoginGuard(), audit });
   return {
     store,
+    bus,
     audit,
     policy,
     gate,
@@ -59,6 +63,9 @@ export function createServices(config: Config, store: Store): Services {
     patients: new PatientService(db, gate),
     careTeams: new CareTeamService(db, gate),
     flush: () => audit.flush(),
-    close: () => audit.close(),
+    async close() {
+      await audit.close();
+      await bus.close();
+    },
   };
 }

@@ -4,13 +4,16 @@
  * A refresh token is `<session id>.<secret>`; the session row stores only SHA-256 of the current
  * secret. Each refresh replaces the secret. Presenting a secret that is no longer current means
  * the token was copied: the whole session is revoked, so both the thief and the user must log in
- * again. Logout revokes the session; its access tokens stop working at once on this node and within
- * REVOCATION_RECHECK_MS on other nodes (they re-read the row when their cached state ages out).
+ * again. Logout revokes the session; its access tokens stop working at once on this node, on other
+ * nodes as soon as the bus delivers `session.revoked`, and at the latest after REVOCATION_RECHECK_MS
+ * (each node re-reads a session's row when its cached state ages out), should a message be lost.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Bus } from '../bus/bus.ts';
 import type { Db } from '../store/db.ts';
 
 export const REVOCATION_RECHECK_MS = 5_000;
+export const REVOKED_TOPIC = 'session.revoked';
 
 export class RefreshError extends Error {
   override name = 'RefreshError';
@@ -45,9 +48,20 @@ export class SessionService {
   readonly #ttlMs: number;
   readonly #active = new Map<string, { active: boolean; checkedAt: number }>();
 
-  constructor(db: Db, ttlSec: number) {
+  readonly #bus: Bus | undefined;
+
+  constructor(db: Db, ttlSec: number, bus?: Bus) {
     this.#db = db;
     this.#ttlMs = ttlSec * 1000;
+    this.#bus = bus;
+  }
+
+  /** Listens for revocations made on other nodes. */
+  async listen(): Promise<void> {
+    await this.#bus?.subscribe<{ sessionId: string }>(REVOKED_TOPIC, (m) => {
+      if (typeof m?.sessionId === 'string')
+        this.#active.set(m.sessionId, { active: false, checkedAt: Date.now() });
+    });
   }
 
   async create(userId: string, meta: { address?: string; userAgent?: string } = {}): Promise<SessionInfo> {
@@ -112,6 +126,7 @@ export class SessionService {
       .where('revoked_at', 'is', null)
       .execute();
     this.#active.set(sessionId, { active: false, checkedAt: Date.now() });
+    await this.#bus?.publish(REVOKED_TOPIC, { sessionId });
   }
 
   async revokeAllForUser(userId: string, reason: string): Promise<void> {

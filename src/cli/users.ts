@@ -14,12 +14,14 @@ import { addConfigOptions } from './options.ts';
 
 async function withServices<T>(flags: Record<string, unknown>, fn: (s: Services) => Promise<T>): Promise<T> {
   const config = loadConfig(flags);
-  const [{ createServices }, { openStore }] = await Promise.all([
+  const [{ createServices }, { openStore }, { createBus }] = await Promise.all([
     import('../services.ts'),
     import('../store/db.ts'),
+    import('../bus/bus.ts'),
   ]);
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  const services = createServices(config, store);
+  // With Redis configured, a password change here ends the user's sessions on every running node.
+  const services = await createServices(config, store, await createBus(config.redisUrl));
   try {
     return await fn(services);
   } catch (err) {
