@@ -10,15 +10,15 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { createBus } from './bus/bus.ts';
 import type { Config } from './config.ts';
+import { GATEWAYS, type Gateway } from './gateways.ts';
 import { createRegistry } from './http/metrics.ts';
 import { buildHttpServer } from './http/server.ts';
 import { loadTls } from './http/tls.ts';
 import { createServices, type Services } from './services.ts';
 import { openStore } from './store/db.ts';
 
-export interface Ports {
-  http: number;
-}
+/** Ports in use by name: `http`, and one per gateway (`hl7`, `telemetry`, `alarm`). */
+export type Ports = { http: number } & Record<string, number>;
 
 export interface RunningApp {
   config: Config;
@@ -43,6 +43,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const services = await createServices(config, store, await createBus(config.redisUrl));
   let ready = false;
   let http: FastifyInstance | undefined;
+  const gateways: Gateway[] = [];
   try {
     if (opts.beforeListen) await opts.beforeListen(services);
     const tls = await loadTls(config);
@@ -57,6 +58,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     await http.listen({ host: config.host, port: config.port });
     const port = (http.server.address() as AddressInfo).port;
     const ports: Ports = { http: port };
+    for (const factory of GATEWAYS) {
+      const g = factory({ config, services, logger, tls });
+      gateways.push(g);
+      ports[g.name] = await g.start();
+    }
     writeFileSync(path.join(config.dataDir, 'ports.json'), `${JSON.stringify(ports, null, 2)}\n`);
     const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
@@ -74,7 +80,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       stop() {
         stopping ??= (async () => {
           ready = false;
-          await server.close(); // stop intake; in-flight requests finish
+          // Stop intake everywhere; in-flight requests and frames finish.
+          await Promise.all([server.close(), ...gateways.map((g) => g.stop())]);
           await services.close(); // commit what was accepted
           await store.close();
           logger.info('carewire stopped');
@@ -83,6 +90,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       },
     };
   } catch (err) {
+    await Promise.allSettled(gateways.map((g) => g.stop()));
     await http?.close();
     await services.close();
     await store.close();

@@ -1,0 +1,43 @@
+/**
+ * One ordered list of migrations for both engines. Each feature adds a file `NNNN_name.ts` with an
+ * `up(db, ctx)` and one line below. Column types are the portable subset (text, integer, bigint);
+ * engine-specific SQL (triggers, auto-increment keys) branches on `ctx.engine` inside a migration.
+ * Applied migrations are never edited: a change is a new migration.
+ */
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import type { Engine } from '../db.ts';
+import * as m0001 from './0001_foundation.ts';
+
+export interface MigrationContext {
+  engine: Engine;
+  /** Column type for an auto-incrementing integer key. */
+  autoId: 'bigserial' | 'integer';
+}
+
+type Up = (db: Kysely<unknown>, ctx: MigrationContext) => Promise<void>;
+
+const MIGRATIONS: Array<[string, Up]> = [['0001_foundation', m0001.up]];
+
+class CodeMigrations implements MigrationProvider {
+  readonly #ctx: MigrationContext;
+  constructor(engine: Engine) {
+    this.#ctx = { engine, autoId: engine === 'postgres' ? 'bigserial' : 'integer' };
+  }
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return Object.fromEntries(
+      MIGRATIONS.map(([name, up]) => [name, { up: (db: Kysely<unknown>) => up(db, this.#ctx) }]),
+    );
+  }
+}
+
+export async function migrate(db: Kysely<unknown>, engine: Engine): Promise<void> {
+  const migrator = new Migrator({ db, provider: new CodeMigrations(engine) });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    const name = failed ? ` (${failed.migrationName})` : '';
+    throw new Error(
+      `database migration failed${name}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
