@@ -14,6 +14,7 @@ import { UserService } from './auth/users.ts';
 import type { Bus } from './bus/bus.ts';
 import { AccessGate } from './clinical/access-gate.ts';
 import { CareTeamService } from './clinical/care-teams.ts';
+import { ObservationService } from './clinical/observations.ts';
 import { PatientService } from './clinical/patients.ts';
 import type { Config } from './config.ts';
 import type { Store } from './store/db.ts';
@@ -29,6 +30,7 @@ export interface Services {
   tokens: TokenService;
   auth: AuthService;
   patients: PatientService;
+  observations: ObservationService;
   careTeams: CareTeamService;
   /** Flushes pending group commits; called on graceful stop before the store closes. */
   flush(): Promise<void>;
@@ -61,6 +63,7 @@ export async function createServices(config: Config, store: Store, bus: Bus): Pr
     tokens,
     auth,
     patients: new PatientService(db, gate),
+    observations: new ObservationService(db, gate),
     careTeams: new CareTeamService(db, gate),
     flush: () => audit.flush(),
     async close() {

@@ -87,6 +87,36 @@ export interface AuditEventsTable {
   detail: string | null;
 }
 
+export interface ObservationsTable {
+  seq: Generated<number>;
+  id: string;
+  patient_id: string;
+  /** LOINC code (or the sender's code when it has no LOINC mapping). */
+  code: string;
+  code_system: string;
+  display: string | null;
+  /** IEEE 11073 MDC code from a device, kept beside the LOINC code. */
+  mdc_code: string | null;
+  value_num: number | null;
+  value_text: string | null;
+  /** UCUM unit. */
+  unit: string | null;
+  ref_range: string | null;
+  abnormal_flags: string | null;
+  /** FHIR ObservationStatus: final, preliminary, amended, corrected, cancelled, entered-in-error. */
+  status: string;
+  /** e.g. vital-signs, laboratory. */
+  category: string | null;
+  /** Panel this value belongs to, e.g. 85354-9 for a blood pressure's systolic and diastolic. */
+  panel: string | null;
+  effective_at: number;
+  recorded_at: number;
+  /** hl7, device, manual. */
+  source: string;
+  /** e.g. the HL7 message's id, the device id. */
+  source_ref: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   patients: PatientsTable;
@@ -95,4 +125,5 @@ export interface Database {
   sessions: SessionsTable;
   break_glass: BreakGlassTable;
   audit_events: AuditEventsTable;
+  observations: ObservationsTable;
 }

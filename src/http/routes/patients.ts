@@ -1,14 +1,15 @@
 /** Patients the caller may see, one patient's record header, and break-the-glass. */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { MAX_PAGE } from '../../clinical/observations.ts';
 import { actorOf } from '../auth-hook.ts';
 import type { HttpContext } from '../context.ts';
-import { IdParams, Nullable, PatientSchema } from './schemas.ts';
+import { IdParams, Nullable, ObservationSchema, PatientSchema } from './schemas.ts';
 
 const src = { source: 'http' };
 
 export function patientRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const { patients, gate } = ctx.services;
+  const { patients, gate, observations } = ctx.services;
   const auth = { onRequest: ctx.authenticate };
 
   app.get(
@@ -36,6 +37,42 @@ export function patientRoutes(app: FastifyInstance, ctx: HttpContext): void {
       },
     },
     async (req) => patients.get(actorOf(req), (req.params as { id: string }).id, src),
+  );
+
+  app.get(
+    '/api/patients/:id/observations',
+    {
+      ...auth,
+      schema: {
+        tags: ['patients'],
+        summary: "A patient's observations, newest first (clinical values: own record or care team)",
+        params: IdParams,
+        querystring: Type.Object(
+          {
+            code: Type.Optional(Type.String({ maxLength: 64, description: 'LOINC code, e.g. 8867-4' })),
+            from: Type.Optional(Type.String({ format: 'date-time' })),
+            to: Type.Optional(Type.String({ format: 'date-time' })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Array(ObservationSchema) },
+      },
+    },
+    async (req) => {
+      const q = req.query as { code?: string; from?: string; to?: string; limit?: number };
+      return observations.list(
+        actorOf(req),
+        (req.params as { id: string }).id,
+        {
+          code: q.code,
+          from: q.from ? Date.parse(q.from) : undefined,
+          to: q.to ? Date.parse(q.to) : undefined,
+          limit: q.limit,
+        },
+        src,
+      );
+    },
   );
 
   app.post(

@@ -33,3 +33,24 @@ export const PatientSchema = Type.Object({
 });
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const ObservationSchema = Type.Object({
+  id: Type.String(),
+  patientId: Type.String(),
+  code: Type.String(),
+  codeSystem: Type.String(),
+  display: Nullable(Type.String()),
+  mdcCode: Nullable(Type.String()),
+  valueNum: Nullable(Type.Number()),
+  valueText: Nullable(Type.String()),
+  unit: Nullable(Type.String()),
+  refRange: Nullable(Type.String()),
+  abnormalFlags: Nullable(Type.String()),
+  status: Type.String(),
+  category: Nullable(Type.String()),
+  panel: Nullable(Type.String()),
+  effectiveAt: Type.Integer({ description: 'milliseconds since the epoch' }),
+  recordedAt: Type.Integer(),
+  source: Type.String(),
+  sourceRef: Nullable(Type.String()),
+});

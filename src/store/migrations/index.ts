@@ -7,6 +7,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Engine } from '../db.ts';
 import * as m0001 from './0001_foundation.ts';
+import * as m0002 from './0002_observations.ts';
 
 export interface MigrationContext {
   engine: Engine;
@@ -16,7 +17,10 @@ export interface MigrationContext {
 
 type Up = (db: Kysely<unknown>, ctx: MigrationContext) => Promise<void>;
 
-const MIGRATIONS: Array<[string, Up]> = [['0001_foundation', m0001.up]];
+const MIGRATIONS: Array<[string, Up]> = [
+  ['0001_foundation', m0001.up],
+  ['0002_observations', m0002.up],
+];
 
 class CodeMigrations implements MigrationProvider {
   readonly #ctx: MigrationContext;
