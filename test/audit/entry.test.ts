@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  AUDIT_ACTIONS,
+  AUDIT_OUTCOMES,
   type AuditEntry,
   AuditEntryError,
   CanonicalJsonError,
@@ -7,6 +10,7 @@ import {
   decodeEntry,
   encodeEntry,
   entryLeafHash,
+  type JsonValue,
   leafHash,
   MAX_ENTRY_BYTES,
   toHex,
@@ -120,5 +124,60 @@ describe('audit entry encoding', () => {
     ).toThrow(/not UTF-8 JSON/);
     expect(() => decodeEntry(Buffer.alloc(MAX_ENTRY_BYTES + 1, 0x20))).toThrow(/more than/);
     expect(() => decodeEntry(Buffer.from('[]'))).toThrow(/plain object/);
+  });
+});
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: filtering control characters out
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+describe('the fast entry encoder is exactly RFC 8785', () => {
+  const safe = (max: number) =>
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: max }).filter((s) => !UNSAFE.test(s));
+  const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+  const json: fc.Arbitrary<JsonValue> = fc.letrec<{ v: JsonValue }>((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      fc.constant(null),
+      fc.boolean(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.string({ unit: 'grapheme' }),
+      fc.array(tie('v'), { maxLength: 3 }),
+      fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 6 }), tie('v'), { maxKeys: 4 }),
+    ),
+  })).v;
+  const entryArb: fc.Arbitrary<AuditEntry> = fc.record({
+    seq: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+    id: opt(safe(40)),
+    recorded: fc
+      .date({ min: new Date(0), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
+      .map((d) => d.toISOString()),
+    type: fc.constantFrom('auth.login', 'patient.read', 'break-glass', 'alarm.ack', 'device.register'),
+    action: fc.constantFrom(...AUDIT_ACTIONS),
+    outcome: fc.constantFrom(...AUDIT_OUTCOMES),
+    outcomeDesc: opt(safe(60)),
+    agent: fc.record({
+      userId: opt(safe(20)),
+      username: opt(safe(20)),
+      role: opt(safe(12)),
+      address: opt(safe(40)),
+    }),
+    source: safe(20),
+    entity: opt(
+      fc.record({ patientId: opt(safe(20)), resourceType: opt(safe(20)), resourceId: opt(safe(20)) }),
+    ),
+    purpose: opt(fc.constantFrom('ETREAT', 'TREAT', 'HOPERAT')),
+    detail: opt(fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 8 }), json, { maxKeys: 5 })),
+  });
+
+  it('matches the generic canonicalizer on random entries and round-trips', () => {
+    fc.assert(
+      fc.property(entryArb, (e) => {
+        const bytes = encodeEntry(e);
+        expect(Buffer.from(bytes).toString('utf8')).toBe(canonicalJson(e));
+        const back = decodeEntry(bytes);
+        expect(Buffer.compare(encodeEntry(back), bytes)).toBe(0);
+      }),
+      { numRuns: 400 },
+    );
   });
 });

@@ -64,6 +64,18 @@ describe('verifyLog on an intact log', () => {
     expect(Buffer.compare(r1.root, r2.root)).toBe(0);
   });
 
+  it('lenient mode reads seq right even when detail holds look-alike "seq" keys', async () => {
+    const make = (seq: number) => sampleEntry(seq, { detail: { seq: 999, note: '"seq":5,', z: { seq: 1 } } });
+    const log = await buildLog(30, [10, 30], { make });
+    const ok = await run({ entries: log.entries, checkpoints: log.checkpoints, strict: false }, log.vkey);
+    expect(ok.problems).toEqual([]);
+    const gap = await run(
+      { entries: log.entries.filter((_, i) => i !== 12), checkpoints: log.checkpoints, strict: false },
+      log.vkey,
+    );
+    expect(gap.firstBad).toMatchObject({ kind: 'entry-missing', index: 12 });
+  });
+
   it('says how much of the log no checkpoint covers yet', async () => {
     const log = await buildLog(30, [10, 20]);
     const r = await run({ entries: log.entries, checkpoints: log.checkpoints }, log.vkey);

@@ -23,50 +23,79 @@ export class CanonicalJsonError extends TypeError {
 const MAX_DEPTH = 32;
 
 export function canonicalJson(value: unknown): string {
-  return write(value, '$', 0);
+  try {
+    return write(value, 0);
+  } catch (err) {
+    if (err instanceof PathError) throw new CanonicalJsonError(`$${err.path}: ${err.message}`);
+    throw err;
+  }
 }
 
-function write(v: unknown, path: string, depth: number): string {
-  if (depth > MAX_DEPTH) throw new CanonicalJsonError(`${path}: nested deeper than ${MAX_DEPTH}`);
+// Carries the failing value's path up the recursion. Paths are built only when something fails:
+// building one per key costs more than the serialization itself.
+class PathError extends Error {
+  path = '';
+}
+
+function fail(message: string): never {
+  throw new PathError(message);
+}
+
+function write(v: unknown, depth: number): string {
+  if (depth > MAX_DEPTH) fail(`nested deeper than ${MAX_DEPTH}`);
   if (v === null) return 'null';
   switch (typeof v) {
     case 'boolean':
       return v ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(v)) throw new CanonicalJsonError(`${path}: ${v} is not a JSON number`);
+      if (!Number.isFinite(v)) fail(`${v} is not a JSON number`);
       // ECMAScript Number::toString is exactly RFC 8785 §3.2.2.3; -0 serializes as 0.
       return JSON.stringify(v);
     case 'string':
-      if (!v.isWellFormed()) throw new CanonicalJsonError(`${path}: string has a lone surrogate`);
+      if (!v.isWellFormed()) fail('string has a lone surrogate');
       return JSON.stringify(v);
-    case 'object': {
-      if (Array.isArray(v)) {
-        let out = '[';
-        for (let i = 0; i < v.length; i++) {
-          if (i > 0) out += ',';
-          out += write(v[i], `${path}[${i}]`, depth + 1);
-        }
-        return `${out}]`;
-      }
-      const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null)
-        throw new CanonicalJsonError(`${path}: not a plain object`);
-      const obj = v as Record<string, unknown>;
-      // Default sort compares UTF-16 code units, which is what RFC 8785 §3.2.3 asks for.
-      const keys = Object.keys(obj).sort();
-      let out = '{';
-      let first = true;
-      for (const k of keys) {
-        // Like JSON.stringify, an undefined property is an absent one (JSON has no undefined).
-        if (obj[k] === undefined) continue;
-        if (!k.isWellFormed()) throw new CanonicalJsonError(`${path}: key has a lone surrogate`);
-        if (!first) out += ',';
-        first = false;
-        out += `${JSON.stringify(k)}:${write(obj[k], `${path}.${k}`, depth + 1)}`;
-      }
-      return `${out}}`;
-    }
+    case 'object':
+      return Array.isArray(v) ? writeArray(v, depth) : writeObject(v, depth);
     default:
-      throw new CanonicalJsonError(`${path}: ${typeof v} is not a JSON value`);
+      return fail(`${typeof v} is not a JSON value`);
   }
+}
+
+function writeArray(v: readonly unknown[], depth: number): string {
+  let out = '[';
+  for (let i = 0; i < v.length; i++) {
+    if (i > 0) out += ',';
+    try {
+      out += write(v[i], depth + 1);
+    } catch (err) {
+      if (err instanceof PathError) err.path = `[${i}]${err.path}`;
+      throw err;
+    }
+  }
+  return `${out}]`;
+}
+
+function writeObject(v: object, depth: number): string {
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) fail('not a plain object');
+  const obj = v as Record<string, unknown>;
+  // Default sort compares UTF-16 code units, which is what RFC 8785 §3.2.3 asks for.
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const x = obj[k];
+    // Like JSON.stringify, an undefined property is an absent one (JSON has no undefined).
+    if (x === undefined) continue;
+    if (!k.isWellFormed()) fail('key has a lone surrogate');
+    if (!first) out += ',';
+    first = false;
+    try {
+      out += `${JSON.stringify(k)}:${write(x, depth + 1)}`;
+    } catch (err) {
+      if (err instanceof PathError) err.path = `.${k}${err.path}`;
+      throw err;
+    }
+  }
+  return `${out}}`;
 }
