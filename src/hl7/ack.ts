@@ -184,7 +184,8 @@ export function buildAck(
 ): Hl7Message {
   const h = source instanceof Hl7Message ? source.header : source;
   const enc = h ? usableEncoding(h.encoding) : DEFAULT_ENCODING;
-  const version = h?.version || options.defaultVersion || '2.5.1';
+  // A NAK for garbage may have no usable version to echo; answer in a version the peer can read.
+  const version = h && /^2\.\d+(?:\.\d+)*$/.test(h.version) ? h.version : (options.defaultVersion ?? '2.5.1');
   // Echo MSH-18 when we can write it; otherwise fall back to the default rather than fail the NAK.
   const charsetField = h && resolveCharset(h.charset) ? h.charset : '';
   const trigger = h?.triggerEvent ?? '';

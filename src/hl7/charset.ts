@@ -98,6 +98,17 @@ const ISO_IR: Readonly<Record<string, string>> = {
  * those messages are refused with table-0357 code 103 rather than being misread.
  */
 export function resolveCharset(msh18: string): Hl7Charset | undefined {
+  // Called for every message: the common values are answered from a cache.
+  const hit = resolved.get(msh18);
+  if (hit !== undefined) return hit ?? undefined;
+  const cs = resolveUncached(msh18);
+  if (resolved.size < 64) resolved.set(msh18, cs ?? null);
+  return cs;
+}
+
+const resolved = new Map<string, Hl7Charset | null>();
+
+function resolveUncached(msh18: string): Hl7Charset | undefined {
   let name = msh18
     .trim()
     .toUpperCase()

@@ -45,6 +45,7 @@ function isForbiddenDelimiter(ch: string): boolean {
  * first and second field separator.
  */
 export function checkEncoding(fieldSep: string, msh2: string): Hl7Encoding | EncodingProblem {
+  if (fieldSep === '|' && msh2 === '^~\\&') return DEFAULT_ENCODING;
   if (fieldSep.length !== 1 || isForbiddenDelimiter(fieldSep)) {
     return {
       field: 1,

@@ -92,7 +92,8 @@ export function unescapeValue(raw: string, enc: Hl7Encoding, options?: UnescapeO
 
 /**
  * Escapes a value so it can be written as one primitive: delimiters become `\F\ \S\ \T\ \R\ \E\`
- * (and `\P\` for the truncation character), CR and LF become `\X0D\` and `\X0A\`.
+ * (and `\P\` for the truncation character), CR, LF and other control characters (except TAB)
+ * become hex escapes such as `\X0D\`.
  */
 export function escapeValue(value: string, enc: Hl7Encoding): string {
   let out = '';
@@ -106,8 +107,11 @@ export function escapeValue(value: string, enc: Hl7Encoding): string {
     else if (ch === enc.subcomponent) rep = 'T';
     else if (ch === enc.repetition) rep = 'R';
     else if (ch === enc.truncation) rep = 'P';
-    else if (ch === '\r') rep = 'X0D';
-    else if (ch === '\n') rep = 'X0A';
+    else {
+      const c = ch.charCodeAt(0);
+      // CR and LF would end the segment; other control characters are not allowed in HL7 text.
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) rep = `X${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    }
     if (rep !== undefined) {
       out += value.slice(last, i) + enc.escape + rep + enc.escape;
       last = i + 1;

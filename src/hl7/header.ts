@@ -53,37 +53,120 @@ export interface Hl7HeaderInfo {
 /** Reads the raw text of field n (MSH numbering: 1 is the field separator). */
 type FieldReader = (n: number) => string;
 
-/** Builds the header from a field reader. `decode` false leaves escapes as written (loose reading). */
+/**
+ * Header backed by a field reader. Each value is computed when first read and then kept, so a
+ * gateway pays only for the header fields it looks at. `decode` false leaves escapes as written.
+ */
+class Header implements Hl7HeaderInfo {
+  readonly encoding: Hl7Encoding;
+  readonly #read: FieldReader;
+  readonly #decode: boolean;
+  readonly #cache = new Map<number, string | Hl7Hd>();
+
+  constructor(read: FieldReader, enc: Hl7Encoding, decode: boolean) {
+    this.encoding = enc;
+    this.#read = read;
+    this.#decode = decode;
+  }
+
+  #value(n: number, c = 1, key = n): string {
+    const hit = this.#cache.get(key);
+    if (hit !== undefined) return hit as string;
+    const enc = this.encoding;
+    const rep = piece(this.#read(n), enc.repetition, 1);
+    const v = piece(piece(rep, enc.component, c), enc.subcomponent, 1);
+    const out = this.#decode && v.indexOf(enc.escape) >= 0 ? unescapeValue(v, enc) : v;
+    this.#cache.set(key, out);
+    return out;
+  }
+
+  #hd(n: number): Hl7Hd {
+    const hit = this.#cache.get(n);
+    if (hit !== undefined) return hit as Hl7Hd;
+    const hd = {
+      namespaceId: this.#value(n, 1, n * 10 + 1),
+      universalId: this.#value(n, 2, n * 10 + 2),
+      universalIdType: this.#value(n, 3, n * 10 + 3),
+    };
+    this.#cache.set(n, hd);
+    return hd;
+  }
+
+  get sendingApplication(): Hl7Hd {
+    return this.#hd(3);
+  }
+  get sendingFacility(): Hl7Hd {
+    return this.#hd(4);
+  }
+  get receivingApplication(): Hl7Hd {
+    return this.#hd(5);
+  }
+  get receivingFacility(): Hl7Hd {
+    return this.#hd(6);
+  }
+  get timestamp(): string {
+    return this.#value(7);
+  }
+  get messageType(): string {
+    return this.#value(9, 1, 91);
+  }
+  get triggerEvent(): string {
+    return this.#value(9, 2, 92);
+  }
+  get messageStructure(): string {
+    return this.#value(9, 3, 93);
+  }
+  get controlId(): string {
+    return this.#value(10);
+  }
+  get processingId(): string {
+    return this.#value(11, 1, 111);
+  }
+  get processingMode(): string {
+    return this.#value(11, 2, 112);
+  }
+  get version(): string {
+    return this.#value(12);
+  }
+  get sequenceNumber(): string {
+    return this.#value(13);
+  }
+  get acceptAckType(): string {
+    return this.#value(15).trim().toUpperCase();
+  }
+  get applicationAckType(): string {
+    return this.#value(16).trim().toUpperCase();
+  }
+  get charset(): string {
+    return this.#value(18);
+  }
+
+  /** Plain-object copy (for logging and JSON). */
+  toJSON(): Omit<Hl7HeaderInfo, 'encoding'> {
+    return {
+      sendingApplication: this.sendingApplication,
+      sendingFacility: this.sendingFacility,
+      receivingApplication: this.receivingApplication,
+      receivingFacility: this.receivingFacility,
+      timestamp: this.timestamp,
+      messageType: this.messageType,
+      triggerEvent: this.triggerEvent,
+      messageStructure: this.messageStructure,
+      controlId: this.controlId,
+      processingId: this.processingId,
+      processingMode: this.processingMode,
+      version: this.version,
+      sequenceNumber: this.sequenceNumber,
+      acceptAckType: this.acceptAckType,
+      applicationAckType: this.applicationAckType,
+      charset: this.charset,
+    };
+  }
+}
+
+/** Builds the header from a field reader (MSH numbering). `decode` false leaves escapes as written. */
 export function headerFrom(read: FieldReader, enc: Hl7Encoding, decode: boolean): Hl7HeaderInfo {
-  const value = (n: number, c = 1, s = 1): string => {
-    const rep = piece(read(n), enc.repetition, 1);
-    const v = piece(piece(rep, enc.component, c), enc.subcomponent, s);
-    return decode ? unescapeValue(v, enc) : v;
-  };
-  const hd = (n: number): Hl7Hd => ({
-    namespaceId: value(n, 1),
-    universalId: value(n, 2),
-    universalIdType: value(n, 3),
-  });
-  return {
-    encoding: enc,
-    sendingApplication: hd(3),
-    sendingFacility: hd(4),
-    receivingApplication: hd(5),
-    receivingFacility: hd(6),
-    timestamp: value(7),
-    messageType: value(9, 1),
-    triggerEvent: value(9, 2),
-    messageStructure: value(9, 3),
-    controlId: value(10),
-    processingId: value(11, 1),
-    processingMode: value(11, 2),
-    version: value(12),
-    sequenceNumber: value(13),
-    acceptAckType: value(15).trim().toUpperCase(),
-    applicationAckType: value(16).trim().toUpperCase(),
-    charset: value(18),
-  };
+  return new Header(read, enc, decode);
 }
 
 const MAX_LOOSE_SCAN = 64 * 1024;

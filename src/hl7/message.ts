@@ -7,7 +7,7 @@ import type { Hl7Encoding } from './encoding.ts';
 import { Hl7PathError } from './errors.ts';
 import { unescapeValue } from './escape.ts';
 import { type Hl7HeaderInfo, headerFrom } from './header.ts';
-import { type Hl7Path, parsePath } from './path.ts';
+import { fieldPath, type Hl7Path, parsePath } from './path.ts';
 import { countPieces, piece } from './split.ts';
 
 /** Options of the accessors. Numbers are 1-based, like HL7's own. */
@@ -41,6 +41,7 @@ export class Hl7Segment {
   readonly encoding: Hl7Encoding;
   readonly #decodeHex: (bytes: Uint8Array) => string;
   #fields: string[] | undefined;
+  #lookups = 0;
 
   constructor(name: string, raw: string, encoding: Hl7Encoding, decodeHex: (bytes: Uint8Array) => string) {
     this.name = name;
@@ -69,7 +70,7 @@ export class Hl7Segment {
 
   /** Raw text of field `n` (all repetitions, escapes not decoded); '' when absent. */
   field(n: number): string {
-    return this.fields()[n] ?? '';
+    return this.#fieldText(n) ?? '';
   }
 
   /** Number of repetitions of field `n` (0 when empty). */
@@ -82,7 +83,7 @@ export class Hl7Segment {
     if (typeof path === 'number') {
       if (!Number.isInteger(path) || path < 1)
         throw new Hl7PathError(String(path), 'field numbers start at 1');
-      return parsePath(String(path));
+      return fieldPath(path);
     }
     const p = parsePath(path);
     if (p.segment !== undefined && p.segment !== this.name) {
@@ -100,9 +101,33 @@ export class Hl7Segment {
     return this.valueAt(this.#path(path), options);
   }
 
+  /**
+   * Raw field text for the accessors. The first two look-ups walk the text with indexOf; only a
+   * segment read more often is split into an array, which pays off from about the third field.
+   */
+  #fieldText(n: number): string | undefined {
+    if (this.#fields !== undefined || ++this.#lookups > 2) return this.fields()[n];
+    const raw = this.raw;
+    const sep = this.encoding.field;
+    if (this.name === 'MSH') {
+      if (n === 1) return sep;
+    } else {
+      n++;
+    }
+    // Piece n of the segment text (piece 1 is the segment id).
+    let start = 0;
+    for (let i = 1; i < n; i++) {
+      const at = raw.indexOf(sep, start);
+      if (at < 0) return undefined;
+      start = at + 1;
+    }
+    const end = raw.indexOf(sep, start);
+    return end < 0 ? raw.slice(start) : raw.slice(start, end);
+  }
+
   /** @internal path already parsed (used by Hl7Message). */
   valueAt(p: Hl7Path, options?: GetOptions): string {
-    const fieldRaw = this.fields()[p.field];
+    const fieldRaw = this.#fieldText(p.field);
     if (fieldRaw === undefined || fieldRaw === '') return '';
     if (this.name === 'MSH' && p.field <= 2) return fieldRaw;
     const enc = this.encoding;
@@ -122,7 +147,7 @@ export class Hl7Segment {
 
   /** @internal */
   rawAt(p: Hl7Path, options?: GetOptions): string {
-    const fieldRaw = this.fields()[p.field] ?? '';
+    const fieldRaw = this.#fieldText(p.field) ?? '';
     if (this.name === 'MSH' && p.field <= 2) return fieldRaw;
     const enc = this.encoding;
     const repNo = options?.repetition ?? p.repetition;

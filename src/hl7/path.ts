@@ -51,3 +51,22 @@ export function parsePath(path: string): Hl7Path {
   cache.set(path, parsed);
   return parsed;
 }
+
+const fieldPaths: Hl7Path[] = [];
+
+/** The path of a whole field by number (`get(5)`), without going through the text form. */
+export function fieldPath(field: number): Hl7Path {
+  let p = fieldPaths[field];
+  if (p === undefined) {
+    p = Object.freeze({
+      segment: undefined,
+      occurrence: undefined,
+      field,
+      repetition: undefined,
+      component: undefined,
+      subcomponent: undefined,
+    });
+    if (field < 1000) fieldPaths[field] = p;
+  }
+  return p;
+}
