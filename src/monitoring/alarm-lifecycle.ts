@@ -162,6 +162,12 @@ export class AlarmBook {
   readonly #byPatient = new Map<string, Map<string, MutableAlarm>>();
   readonly #byId = new Map<string, MutableAlarm>();
   readonly #pauses = new Map<string, AudioPause>();
+  /**
+   * Cached nextDeadline(), recomputed only after a change: tick runs at the start of every engine
+   * call, and must not scan every open alarm each time.
+   */
+  #deadline: number | null = null;
+  #dirty = false;
 
   constructor(options: LifecycleOptions = {}) {
     this.escalateAfterMs = options.escalateAfterMs ?? 60_000;
@@ -174,6 +180,7 @@ export class AlarmBook {
 
   /** A condition is present: raise, de-duplicate, or raise the priority of the open alarm. */
   conditionOn(r: ConditionReport, now: number): AlarmEvent[] {
+    this.#dirty = true;
     const open = this.#open(r.patientId);
     const existing = open.get(r.kind);
     if (existing === undefined) {
@@ -243,6 +250,7 @@ export class AlarmBook {
 
   /** The condition's cause has ended: resolve, or keep a latched unacknowledged alarm shown. */
   conditionOff(patientId: string, kind: AnyAlarmKind, now: number): AlarmEvent[] {
+    this.#dirty = true;
     const a = this.#byPatient.get(patientId)?.get(kind);
     if (a === undefined || !a.conditionPresent) return [];
     a.conditionPresent = false;
@@ -252,6 +260,7 @@ export class AlarmBook {
 
   /** Idempotent: acknowledging an acknowledged alarm returns no events. */
   acknowledge(alarmId: string, by: string, now: number): CommandResult {
+    this.#dirty = true;
     const a = this.#byId.get(alarmId);
     if (a === undefined) return { ok: false, reason: 'not_found' };
     if (a.state !== 'active') return { ok: true, events: [], alarm: snapshot(a) };
@@ -265,6 +274,7 @@ export class AlarmBook {
 
   /** A clinician closes an alarm by hand (e.g. a device alarm whose end never arrived). */
   resolve(alarmId: string, by: string, now: number): CommandResult {
+    this.#dirty = true;
     const a = this.#byId.get(alarmId);
     if (a === undefined) return { ok: false, reason: 'not_found' };
     const event = this.#resolve(a, now, by, 'manual');
@@ -272,6 +282,7 @@ export class AlarmBook {
   }
 
   pause(patientId: string, by: string, now: number, durationMs = this.pauseMs): AlarmEvent[] {
+    this.#dirty = true;
     if (!(durationMs > 0) || durationMs > this.pauseMs)
       throw new RangeError(`pause must be 1..${this.pauseMs} ms`);
     let ceiling: AlarmPriority = 'medium';
@@ -287,12 +298,19 @@ export class AlarmBook {
   }
 
   resumeAudio(patientId: string, by: string, now: number): AlarmEvent[] {
+    this.#dirty = true;
     if (!this.#pauses.delete(patientId)) return [];
     return [{ type: 'audio-resumed', at: now, patientId, by, reason: 'cancelled' }];
   }
 
   /** Time-based transitions: pause expiry and escalation. */
   tick(now: number): AlarmEvent[] {
+    if (this.#dirty) {
+      this.#deadline = this.nextDeadline();
+      this.#dirty = false;
+    }
+    if (this.#deadline === null || now < this.#deadline) return [];
+    this.#dirty = true;
     const events: AlarmEvent[] = [];
     for (const [patientId, p] of this.#pauses) {
       if (now >= p.until) {
@@ -370,6 +388,7 @@ export class AlarmBook {
 
   /** Drops a discharged patient's state (their alarms should have been resolved through the API). */
   forgetPatient(patientId: string): void {
+    this.#dirty = true;
     for (const a of this.#byPatient.get(patientId)?.values() ?? []) this.#byId.delete(a.id);
     this.#byPatient.delete(patientId);
     this.#pauses.delete(patientId);

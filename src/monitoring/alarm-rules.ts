@@ -223,6 +223,12 @@ export class PatientRuleState {
     this.#phases.delete(kind);
   }
 
+  /** True while some condition waits for its on-delay: only such patients need `tick`. */
+  get hasPending(): boolean {
+    for (const p of this.#phases.values()) if (p.phase === 'pending') return true;
+    return false;
+  }
+
   phaseOf(kind: AlarmKind): 'normal' | 'pending' | 'alarming' {
     return this.#phases.get(kind)?.phase ?? 'normal';
   }

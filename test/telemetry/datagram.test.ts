@@ -7,6 +7,7 @@ import {
   decodeDatagram,
   encodeDatagram,
   FLAG_SIMULATED,
+  importDeviceKey,
   initialSequence,
   MAX_DATAGRAM_BYTES,
   MAX_MEASUREMENTS,
@@ -121,6 +122,10 @@ describe('round trip', () => {
   it('accepts a KeyObject as well as raw key bytes', () => {
     const buf = encodeDatagram(sample, createSecretKey(key));
     expect(open(buf).ok).toBe(true);
+    const d = decodeDatagram(buf);
+    expect(d.ok && verifyDatagram(d.value, importDeviceKey(key)).ok).toBe(true);
+    expect(d.ok && verifyDatagram(d.value, importDeviceKey(otherKey)).ok).toBe(false);
+    expect(() => importDeviceKey(Buffer.alloc(15))).toThrow(expect.objectContaining({ reason: 'weak_key' }));
   });
 
   it('the largest possible datagram stays under the MTU bound', () => {
