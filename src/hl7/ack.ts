@@ -122,15 +122,25 @@ export function formatHl7Timestamp(d: Date): string {
   );
 }
 
+const versionCache = new Map<string, boolean>();
+
 /** Compares dotted versions: versionAtLeast('2.5.1', '2.5') is true. Unparseable counts as 0. */
 export function versionAtLeast(version: string, min: string): boolean {
+  const key = `${version}>=${min}`;
+  const hit = versionCache.get(key);
+  if (hit !== undefined) return hit;
   const a = version.split('.').map((x) => Number.parseInt(x, 10) || 0);
   const b = min.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  let result = true;
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d > 0;
+    if (d !== 0) {
+      result = d > 0;
+      break;
+    }
   }
-  return true;
+  if (versionCache.size < 256) versionCache.set(key, result);
+  return result;
 }
 
 function hd(v: Hl7Hd | string | undefined): Hl7FieldInput {
@@ -195,18 +205,22 @@ export function buildAck(
       ? ['ACK', trigger]
       : 'ACK';
   const now = options.now ?? new Date();
-  const msh: Record<number, Hl7FieldInput> = {
-    3: h && !isEmptyHd(h.receivingApplication) ? hd(h.receivingApplication) : hd(options.self?.application),
-    4: h && !isEmptyHd(h.receivingFacility) ? hd(h.receivingFacility) : hd(options.self?.facility),
-    5: h ? hd(h.sendingApplication) : '',
-    6: h ? hd(h.sendingFacility) : '',
-    7: formatHl7Timestamp(now),
-    9: type,
-    10: options.controlId ?? nextControlId(),
-    11: h?.processingId || 'P',
-    12: version,
-    18: charsetField,
-  };
+  // Field array from MSH-1 (MSH-1/2 are written from the encoding); an array avoids re-keying on this hot path.
+  const msh: Hl7FieldInput[] = [
+    undefined,
+    undefined,
+    h && !isEmptyHd(h.receivingApplication) ? hd(h.receivingApplication) : hd(options.self?.application),
+    h && !isEmptyHd(h.receivingFacility) ? hd(h.receivingFacility) : hd(options.self?.facility),
+    h ? hd(h.sendingApplication) : '',
+    h ? hd(h.sendingFacility) : '',
+    formatHl7Timestamp(now),
+    undefined,
+    type,
+    options.controlId ?? nextControlId(),
+    h?.processingId || 'P',
+    version,
+  ];
+  if (charsetField !== '') msh[17] = charsetField;
   const errors = [...(options.errors ?? [])];
   const failed = options.code !== 'AA' && options.code !== 'CA';
   if (failed && errors.length === 0) {

@@ -96,26 +96,35 @@ export function unescapeValue(raw: string, enc: Hl7Encoding, options?: UnescapeO
  * become hex escapes such as `\X0D\`.
  */
 export function escapeValue(value: string, enc: Hl7Encoding): string {
+  const table = escapeTable(enc);
   let out = '';
   let last = 0;
   for (let i = 0; i < value.length; i++) {
-    const ch = value[i]!;
-    let rep: string | undefined;
-    if (ch === enc.escape) rep = 'E';
-    else if (ch === enc.field) rep = 'F';
-    else if (ch === enc.component) rep = 'S';
-    else if (ch === enc.subcomponent) rep = 'T';
-    else if (ch === enc.repetition) rep = 'R';
-    else if (ch === enc.truncation) rep = 'P';
-    else {
-      const c = ch.charCodeAt(0);
-      // CR and LF would end the segment; other control characters are not allowed in HL7 text.
-      if ((c < 0x20 && c !== 0x09) || c === 0x7f) rep = `X${c.toString(16).toUpperCase().padStart(2, '0')}`;
-    }
-    if (rep !== undefined) {
-      out += value.slice(last, i) + enc.escape + rep + enc.escape;
-      last = i + 1;
-    }
+    const c = value.charCodeAt(i);
+    // Only ASCII can need escaping; the table holds the letter of each delimiter's sequence.
+    if (c > 0x7f || table[c] === undefined) continue;
+    out += value.slice(last, i) + enc.escape + table[c] + enc.escape;
+    last = i + 1;
   }
   return last === 0 ? value : out + value.slice(last);
+}
+
+const tables = new WeakMap<Hl7Encoding, (string | undefined)[]>();
+
+/** Per-encoding lookup: ASCII code -> escape sequence body (`E`, `F`, ..., `X0D`), built once. */
+function escapeTable(enc: Hl7Encoding): (string | undefined)[] {
+  let t = tables.get(enc);
+  if (t) return t;
+  t = new Array<string | undefined>(128).fill(undefined);
+  // CR and LF would end the segment; other control characters are not allowed in HL7 text.
+  for (let c = 0; c < 0x20; c++) if (c !== 0x09) t[c] = `X${c.toString(16).toUpperCase().padStart(2, '0')}`;
+  t[0x7f] = 'X7F';
+  if (enc.truncation) t[enc.truncation.charCodeAt(0)] = 'P';
+  t[enc.repetition.charCodeAt(0)] = 'R';
+  t[enc.subcomponent.charCodeAt(0)] = 'T';
+  t[enc.component.charCodeAt(0)] = 'S';
+  t[enc.field.charCodeAt(0)] = 'F';
+  t[enc.escape.charCodeAt(0)] = 'E';
+  tables.set(enc, t);
+  return t;
 }
