@@ -162,3 +162,28 @@ export function vitalsByLoinc(loinc: string): VitalSign[] {
 export function isPlausible(sign: VitalSign, value: number): boolean {
   return Number.isFinite(value) && value >= sign.plausible[0] && value <= sign.plausible[1];
 }
+
+/** Values keyed by sign, as the alarm rules and the dashboard use them. */
+export type VitalValues = Partial<Record<VitalKey, number>>;
+
+/**
+ * Turns wire measurements into values by sign. Unknown codes (from a newer device) and
+ * implausible values are left out and listed, so the gateway can count them instead of
+ * alarming or scoring on them.
+ */
+export function toVitalValues(measurements: Iterable<{ readonly code: number; readonly value: number }>): {
+  values: VitalValues;
+  unknownCodes: number[];
+  implausible: VitalKey[];
+} {
+  const values: VitalValues = {};
+  const unknownCodes: number[] = [];
+  const implausible: VitalKey[] = [];
+  for (const m of measurements) {
+    const sign = vitalByCode(m.code);
+    if (sign === undefined) unknownCodes.push(m.code);
+    else if (!isPlausible(sign, m.value)) implausible.push(sign.key);
+    else values[sign.key] = m.value;
+  }
+  return { values, unknownCodes, implausible };
+}

@@ -272,6 +272,29 @@ describe('audio pause', () => {
     ).toBe(true);
   });
 
+  it('a pause taken for one high alarm never silences a new high alarm (asystole)', () => {
+    const e = engine();
+    desat(e); // high, sounding
+    expect(only(e.pause('p1', 'n', s(6)), 'audio-paused').ceiling).toBe('high');
+    expect(e.sounding('p1', s(7))).toEqual([]);
+    const asystole = only(
+      e.deviceAlarm('p1', device({ kind: 'asystole', category: 'physiological', priority: 'high' }), s(8)),
+      'raised',
+    );
+    expect(asystole.audible).toBe(true);
+    expect(e.sounding('p1', s(9)).map((a) => a.kind)).toEqual(['asystole']);
+    expect(
+      only(
+        e.deviceAlarm(
+          'p1',
+          device({ kind: 'rr-high', category: 'physiological', priority: 'medium' }),
+          s(10),
+        ),
+        'raised',
+      ).audible,
+    ).toBe(false);
+  });
+
   it('a pause taken while only a low alarm sounds lets new medium alarms through', () => {
     const e = engine();
     e.deviceAlarm('p1', device({ priority: 'low' }), s(0));

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BP_PANEL,
   isPlausible,
+  toVitalValues,
   VITAL_SIGNS,
   type VitalKey,
   vitalByCode,
@@ -54,5 +55,19 @@ describe('vital-sign codes', () => {
     expect(isPlausible(spo2, 101)).toBe(false);
     expect(isPlausible(spo2, -1)).toBe(false);
     expect(isPlausible(spo2, Number.NaN)).toBe(false);
+  });
+
+  it('converts wire measurements to values by sign, setting aside unknown and implausible ones', () => {
+    const r = toVitalValues([
+      { code: 1, value: 72 },
+      { code: 4, value: 130 },
+      { code: 5, value: 36.6 },
+      { code: 999, value: 1 },
+    ]);
+    expect(r).toEqual({
+      values: { heartRate: 72, temperature: 36.6 },
+      unknownCodes: [999],
+      implausible: ['spo2'],
+    });
   });
 });
