@@ -258,6 +258,10 @@ export class AlarmFrameDecoder {
     return this.#failed;
   }
 
+  /**
+   * Feeds received bytes; returns the frames (and skipped-frame errors) they complete. The chunk is
+   * kept by reference, not copied: do not reuse its memory afterwards (socket chunks are fresh).
+   */
   push(chunk: Uint8Array): FrameEvent[] {
     if (this.#failed) return [];
     if (chunk.byteLength > 0) {
