@@ -8,7 +8,7 @@ import { envName, loadConfig } from '../config.ts';
 import type { DemoAccount } from './demo-seed.ts';
 import { addConfigOptions } from './options.ts';
 
-function stopOnSignals(app: RunningApp): void {
+function stopOnSignals(app: RunningApp, before: () => Promise<void> = async () => {}): void {
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopping) {
@@ -17,13 +17,15 @@ function stopOnSignals(app: RunningApp): void {
     }
     stopping = true;
     process.stderr.write(`carewire: ${sig} received, stopping…\n`);
-    app.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`carewire: error while stopping: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
+    before()
+      .then(() => app.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`carewire: error while stopping: ${String(err)}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -75,7 +77,11 @@ export function registerServe(program: Command): void {
             accounts = await seedDemo(services, config.dataDir);
           },
         });
-        stopOnSignals(app);
+        const { startDemoDevices } = await import('../simulate/demo-devices.ts');
+        const devices = await startDemoDevices(app, accounts);
+        stopOnSignals(app, async () => {
+          await Promise.allSettled(devices.map((d) => d.stop()));
+        });
         const width = Math.max(...accounts.map((a) => a.username.length), 8);
         process.stdout.write(
           [
@@ -94,6 +100,7 @@ export function registerServe(program: Command): void {
           ].join('\n'),
         );
         printPorts(app);
+        for (const d of devices) process.stdout.write(`  simulator        ${d.description}\n`);
         process.stdout.write('\nPress Ctrl+C to stop.\n');
       }),
   );
