@@ -64,7 +64,7 @@ describe('verifyLog on an intact log', () => {
     expect(Buffer.compare(r1.root, r2.root)).toBe(0);
   });
 
-  it('lenient mode reads seq right even when detail holds look-alike "seq" keys', async () => {
+  it('the default (non-strict) mode reads seq right even when detail holds look-alike "seq" keys', async () => {
     const make = (seq: number) => sampleEntry(seq, { detail: { seq: 999, note: '"seq":5,', z: { seq: 1 } } });
     const log = await buildLog(30, [10, 30], { make });
     const ok = await run({ entries: log.entries, checkpoints: log.checkpoints, strict: false }, log.vkey);
@@ -206,10 +206,10 @@ describe('verifyLog finds the first tampered entry', () => {
     const log = await buildLog(10, [10]);
     const entries = [...log.entries];
     entries[6] = Buffer.from(Buffer.from(entries[6]!).toString().replace('{', '{ '));
-    const strict = await run({ entries, checkpoints: log.checkpoints }, log.vkey);
+    const strict = await run({ entries, checkpoints: log.checkpoints, strict: true }, log.vkey);
     expect(strict.firstBad).toMatchObject({ kind: 'entry-malformed', index: 6 });
     expect(strict.firstBad!.message).toMatch(/canonical form/);
-    // Lenient mode parses only seq; the checkpoint still catches the changed bytes.
+    // The default mode reads only seq; the checkpoint still catches the changed bytes.
     const lenient = await run({ entries, checkpoints: log.checkpoints, strict: false }, log.vkey);
     expect(lenient.firstBad).toMatchObject({ kind: 'root-mismatch', index: 0, rangeEnd: 10 });
     entries[6] = Buffer.from('not json');

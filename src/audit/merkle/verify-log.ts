@@ -46,9 +46,11 @@ export interface VerifyLogOptions {
   /** Seq of the first entry (default 0: seq equals the leaf index). */
   firstSeq?: number;
   /**
-   * For byte entries: also require each to be a valid entry in exact canonical form (default
-   * true). With false only seq is parsed out, which is faster; tampering is still caught by the
-   * hashes, but a non-canonical or invalid entry is then not named as such.
+   * For byte entries: also parse and validate each one and require its exact canonical form
+   * (default false). Tamper evidence never depends on this — it comes from the hashes and seq,
+   * which are always checked — so the default reads only seq, about twice as fast (a million
+   * entries within the 10 s budget); strict adds naming entries that are invalid or
+   * non-canonical, e.g. for a data-quality audit.
    */
   strict?: boolean;
   /** Problems kept in the report (the count is always exact). Default 100. */
@@ -203,7 +205,7 @@ function describeCheckpointFailure(note: string | Uint8Array): string {
 
 export async function verifyLog(opts: VerifyLogOptions): Promise<LogVerifyReport> {
   const problems = new Problems(opts.maxProblems ?? 100);
-  const strict = opts.strict ?? true;
+  const strict = opts.strict ?? false;
   const verifiers = opts.keys.map((k) => (typeof k === 'string' ? parseVerifierKey(k) : k));
   const reports: CheckpointReport[] = [];
 
