@@ -8,7 +8,7 @@
  * and once reported it ends only when the value is back past `limit ± hysteresis`, so a value
  * hovering at the limit does not make the alarm flap.
  */
-import type { VitalKey } from '../telemetry/vital-codes.ts';
+import type { VitalKey } from '../clinical/vital-signs.ts';
 import { type AlarmKind, type AlarmPriority, isAlarmPriority } from './alarm-kinds.ts';
 
 export interface RuleSettings {

@@ -30,7 +30,7 @@ export const DeviceAlarmSchema = Type.Object({
   text: Type.String({ maxLength: 1024 }),
   patientId: Type.Optional(Id),
   bed: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
-  /** Wire code of the vital sign involved (vital-codes.ts), with its value and the limit crossed. */
+  /** Wire code of the vital sign involved (clinical/vital-signs.ts), with its value and the limit crossed. */
   code: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   value: Type.Optional(Type.Number()),
   limit: Type.Optional(Type.Number()),

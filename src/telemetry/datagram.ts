@@ -66,7 +66,7 @@ export class DatagramError extends Error {
 }
 
 export interface Measurement {
-  /** Wire code from vital-codes.ts (uint16, 1..65535). */
+  /** Wire code from clinical/vital-signs.ts (uint16, 1..65535). */
   readonly code: number;
   readonly value: number;
 }

@@ -9,7 +9,7 @@ import {
   vitalByKey,
   vitalByMdc,
   vitalsByLoinc,
-} from '../../src/telemetry/vital-codes.ts';
+} from '../../src/clinical/vital-signs.ts';
 
 // Transcribed from the vital-sign code table of the clinical reference (clinical.md).
 const expected: Array<[VitalKey, string, string, number]> = [
