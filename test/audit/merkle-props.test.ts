@@ -184,7 +184,11 @@ describe('two-phase append', () => {
     await expect(MerkleTree.open(store, 5)).rejects.toThrow(NodeStoreError);
     await expect(MerkleTree.open(store, -1)).rejects.toThrow(RangeError);
     await expect(MerkleTree.open(store, 1.5)).rejects.toThrow(RangeError);
-    await t.appendBatch(leavesOf(4, 3));
+    const four = leavesOf(4, 3);
+    await t.appendBatch(four);
+    expect(Buffer.compare(await t.leafHash(2), four[2]!)).toBe(0);
+    await expect(t.leafHash(4)).rejects.toThrow(/beyond/);
+    await expect(t.leafHash(-1)).rejects.toThrow(/leaf index/);
     await expect(store.putNodes([{ level: 0, index: 1, hash: new Uint8Array(32) }])).rejects.toThrow(
       /different hash/,
     );

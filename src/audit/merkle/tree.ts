@@ -255,6 +255,7 @@ export class MerkleTree {
 
   /** The stored leaf hash at `index`. */
   async leafHash(index: number): Promise<Uint8Array> {
+    assertSize('leaf index', index);
     this.#checkSize(index + 1);
     const [h] = requireAll([{ level: 0, index }], await this.#store.getNodes([{ level: 0, index }]));
     return h!;
