@@ -139,6 +139,13 @@ export class SessionService {
     for (const r of rows) await this.revoke(r.id, reason);
   }
 
+  /** The cached answer of isActive when it is still fresh, else undefined (ask isActive). */
+  peekActive(sessionId: string): boolean | undefined {
+    const hit = this.#active.get(sessionId);
+    if (!hit) return undefined;
+    return !hit.active || Date.now() - hit.checkedAt < REVOCATION_RECHECK_MS ? hit.active : undefined;
+  }
+
   /** Whether access tokens of this session are still honoured (cached; see file comment). */
   async isActive(sessionId: string): Promise<boolean> {
     const now = Date.now();

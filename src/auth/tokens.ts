@@ -74,6 +74,12 @@ export class TokenService {
     return { token, expiresAt: exp * 1000 };
   }
 
+  /** The claims of a token verified before and not yet expired, without any crypto; else undefined. */
+  peek(token: string): AccessClaims | undefined {
+    const cached = this.#cache.get(token);
+    return cached && cached.exp * 1000 > Date.now() ? cached : undefined;
+  }
+
   async verify(token: string): Promise<AccessClaims> {
     const cached = this.#cache.get(token);
     if (cached) {

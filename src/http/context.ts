@@ -1,9 +1,8 @@
 /** What the HTTP routes get from the composition root. */
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { Services } from '../services.ts';
-import type { CookieNames } from './auth-hook.ts';
+import type { AuthenticateHook, CookieNames } from './auth-hook.ts';
 
 export interface HttpContext {
   config: Config;
@@ -12,7 +11,7 @@ export interface HttpContext {
   tls: boolean;
   cookies: CookieNames;
   allowedOrigins: ReadonlySet<string>;
-  authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  authenticate: AuthenticateHook;
   /** False until every listener is up, and again while stopping: /readyz answers 503. */
   isReady: () => boolean;
 }
