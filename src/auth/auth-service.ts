@@ -66,14 +66,7 @@ export class AuthService {
     const wait = this.#guard.retryAfter(username, address);
     const agent = { username: username.slice(0, 64), address };
     if (wait > 0) {
-      await this.#audit.append({
-        type: 'auth.login',
-        action: 'E',
-        outcome: 4,
-        agent,
-        source: ctx.source,
-        detail: { reason: 'back-off' },
-      });
+      await this.#record('auth.login', 4, agent, ctx, undefined, { reason: 'back-off' });
       throw tooManyRequests(
         'too many failed logins for this account from your address; try again shortly',
         wait,
@@ -85,13 +78,8 @@ export class AuthService {
     else await burnVerification(password.slice(0, PASSWORD_MAX));
     if (!row || !ok) {
       this.#guard.failure(username, address);
-      await this.#audit.append({
-        type: 'auth.login',
-        action: 'E',
-        outcome: 4,
-        agent: { ...agent, userId: row?.id, role: row?.role },
-        source: ctx.source,
-        detail: { reason: row?.disabled ? 'account disabled' : 'bad credentials' },
+      await this.#record('auth.login', 4, { ...agent, userId: row?.id, role: row?.role }, ctx, undefined, {
+        reason: row?.disabled ? 'account disabled' : 'bad credentials',
       });
       throw unauthorized('wrong username or password');
     }
@@ -100,14 +88,13 @@ export class AuthService {
     const user = toUser(row);
     const session = await this.#sessions.create(user.id, { address, userAgent: ctx.userAgent });
     const issued = await this.#issue(user, session.sessionId, session.refreshToken, session.expiresAt);
-    await this.#audit.append({
-      type: 'auth.login',
-      action: 'E',
-      outcome: 0,
-      agent: { userId: user.id, username: user.username, role: user.role, address },
-      source: ctx.source,
-      entity: { type: 'session', id: session.sessionId },
-    });
+    await this.#record(
+      'auth.login',
+      0,
+      { userId: user.id, username: user.username, role: user.role, address },
+      ctx,
+      session.sessionId,
+    );
     return issued;
   }
 
@@ -120,40 +107,29 @@ export class AuthService {
         throw new RefreshError('account disabled');
       }
       const issued = await this.#issue(user, s.sessionId, s.refreshToken, s.expiresAt);
-      await this.#audit.append({
-        type: 'auth.refresh',
-        action: 'E',
-        outcome: 0,
-        agent: { userId: user.id, username: user.username, role: user.role, address: ctx.address },
-        source: ctx.source,
-        entity: { type: 'session', id: s.sessionId },
-      });
+      const agent = { userId: user.id, username: user.username, role: user.role, address: ctx.address };
+      await this.#record('auth.refresh', 0, agent, ctx, s.sessionId);
       return issued;
     } catch (err) {
       if (!(err instanceof RefreshError)) throw err;
-      await this.#audit.append({
-        type: 'auth.refresh',
-        action: 'E',
-        outcome: err.reused ? 8 : 4,
-        agent: { userId: err.userId, address: ctx.address },
-        source: ctx.source,
-        entity: err.sessionId ? { type: 'session', id: err.sessionId } : undefined,
-        detail: { reason: err.message },
-      });
+      await this.#record(
+        'auth.refresh',
+        err.reused ? 8 : 4,
+        { userId: err.userId, address: ctx.address },
+        ctx,
+        err.sessionId,
+        {
+          reason: err.message,
+        },
+      );
       throw unauthorized(err.message);
     }
   }
 
   async logout(actor: Actor, ctx: RequestContext): Promise<void> {
     if (actor.sessionId) await this.#sessions.revoke(actor.sessionId, 'logout');
-    await this.#audit.append({
-      type: 'auth.logout',
-      action: 'E',
-      outcome: 0,
-      agent: { userId: actor.userId, username: actor.username, role: actor.role, address: ctx.address },
-      source: ctx.source,
-      entity: actor.sessionId ? { type: 'session', id: actor.sessionId } : undefined,
-    });
+    const agent = { userId: actor.userId, username: actor.username, role: actor.role, address: ctx.address };
+    await this.#record('auth.logout', 0, agent, ctx, actor.sessionId);
   }
 
   /**
@@ -181,6 +157,26 @@ export class AuthService {
     }
     if (!(await this.#sessions.isActive(claims.sid))) throw unauthorized('session ended; log in again');
     return toActor(claims, address);
+  }
+
+  /** Every auth event is an audit entry of action E (execute) with the session as its entity. */
+  #record(
+    type: string,
+    outcome: AuditEvent['outcome'],
+    agent: AuditEvent['agent'],
+    ctx: RequestContext,
+    sessionId?: string,
+    detail?: Record<string, unknown>,
+  ): Promise<unknown> {
+    return this.#audit.append({
+      type,
+      action: 'E',
+      outcome,
+      agent,
+      source: ctx.source,
+      entity: sessionId ? { type: 'session', id: sessionId } : undefined,
+      detail,
+    });
   }
 
   async #issue(
