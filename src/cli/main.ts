@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { registerBench } from './bench.ts';
 import { registerServe } from './serve.ts';
 import { registerUsers } from './users.ts';
 
@@ -12,7 +13,7 @@ const program = new Command('carewire')
   .showHelpAfterError()
   .exitOverride();
 
-const registrations: Array<(p: Command) => void> = [registerServe, registerUsers];
+const registrations: Array<(p: Command) => void> = [registerServe, registerUsers, registerBench];
 for (const register of registrations) register(program);
 
 try {
