@@ -47,10 +47,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   try {
     if (opts.beforeListen) await opts.beforeListen(services);
     const tls = await loadTls(config);
+    const registry = createRegistry();
     http = await buildHttpServer({
       config,
       services,
-      registry: createRegistry(),
+      registry,
       logger,
       tls,
       isReady: () => ready,
@@ -59,7 +60,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const port = (http.server.address() as AddressInfo).port;
     const ports: Ports = { http: port };
     for (const factory of GATEWAYS) {
-      const g = factory({ config, services, logger, tls });
+      const g = factory({ config, services, logger, tls, registry });
       gateways.push(g);
       ports[g.name] = await g.start();
     }

@@ -46,6 +46,7 @@ export interface Config {
   breakGlassTtl: number;
   groupCommitMs: number;
   groupCommitMax: number;
+  alarmClientCa: string | undefined;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -205,6 +206,13 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int',
     default: 512,
     description: 'most writes committed in one transaction',
+  },
+  {
+    key: 'alarmClientCa',
+    flag: 'alarm-client-ca',
+    kind: 'string',
+    arg: 'file',
+    description: 'PEM CA for device client certificates on the alarm channel (mutual TLS; needs --tls)',
   },
 ];
 

@@ -5,15 +5,20 @@
  * everything accepted is committed.
  */
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Config } from './config.ts';
 import type { TlsMaterial } from './http/tls.ts';
 import type { Services } from './services.ts';
+import { alarmGateway } from './telemetry/alarm-gateway.ts';
+import { telemetryGateway } from './telemetry/udp-gateway.ts';
 
 export interface GatewayContext {
   config: Config;
   services: Services;
   logger: Logger;
   tls: TlsMaterial | undefined;
+  /** The /metrics registry, for gateways that export counters. */
+  registry?: Registry | undefined;
 }
 
 export interface Gateway {
@@ -27,4 +32,4 @@ export interface Gateway {
 
 export type GatewayFactory = (ctx: GatewayContext) => Gateway;
 
-export const GATEWAYS: GatewayFactory[] = [];
+export const GATEWAYS: GatewayFactory[] = [telemetryGateway, alarmGateway];

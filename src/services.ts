@@ -17,7 +17,11 @@ import { CareTeamService } from './clinical/care-teams.ts';
 import { ObservationService } from './clinical/observations.ts';
 import { PatientService } from './clinical/patients.ts';
 import type { Config } from './config.ts';
+import { AlarmService } from './monitoring/alarm-service.ts';
+import { VitalsService } from './monitoring/vitals-service.ts';
 import type { Store } from './store/db.ts';
+import { loadOrCreateKek } from './telemetry/device-keys.ts';
+import { DeviceRegistry } from './telemetry/device-registry.ts';
 
 export interface Services {
   store: Store;
@@ -32,6 +36,12 @@ export interface Services {
   patients: PatientService;
   observations: ObservationService;
   careTeams: CareTeamService;
+  /** Registered telemetry devices and their keys (telemetry issue). */
+  devices: DeviceRegistry;
+  /** Vital samples from devices: batched storage, bus, range and latest reads. */
+  vitals: VitalsService;
+  /** Alarm engine, NEWS2, alarm persistence and escalation. */
+  alarms: AlarmService;
   /** Flushes pending group commits; called on graceful stop before the store closes. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -52,6 +62,17 @@ export async function createServices(config: Config, store: Store, bus: Bus): Pr
     ttlSec: config.accessTokenTtl,
   });
   const auth = new AuthService({ users, sessions, tokens, guard: new LoginGuard(), audit });
+  const devices = new DeviceRegistry(db, loadOrCreateKek(config.dataDir), audit);
+  await devices.load();
+  const alarms = new AlarmService(
+    { db, bus, gate, audit, observations: new ObservationService(db, gate) },
+    { groupCommitMs: config.groupCommitMs, groupCommitMax: config.groupCommitMax },
+  );
+  await alarms.start();
+  const vitals = new VitalsService(
+    { store, bus, gate },
+    { onSample: (patientId, values, at) => alarms.observeVitals(patientId, values, at) },
+  );
   return {
     store,
     bus,
@@ -65,8 +86,17 @@ export async function createServices(config: Config, store: Store, bus: Bus): Pr
     patients: new PatientService(db, gate),
     observations: new ObservationService(db, gate),
     careTeams: new CareTeamService(db, gate),
-    flush: () => audit.flush(),
+    devices,
+    vitals,
+    alarms,
+    flush: async () => {
+      await vitals.flush();
+      await alarms.flush();
+      await audit.flush();
+    },
     async close() {
+      await vitals.close();
+      await alarms.close();
       await audit.close();
       await bus.close();
     },

@@ -4,8 +4,10 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { registerDevice } from './device.ts';
 import { registerBench } from './bench.ts';
 import { registerServe } from './serve.ts';
+import { registerSimulate } from './simulate.ts';
 import { registerUsers } from './users.ts';
 
 const program = new Command('carewire')
@@ -13,7 +15,13 @@ const program = new Command('carewire')
   .showHelpAfterError()
   .exitOverride();
 
-const registrations: Array<(p: Command) => void> = [registerServe, registerUsers, registerBench];
+const registrations: Array<(p: Command) => void> = [
+  registerServe,
+  registerUsers,
+  registerBench,
+  registerDevice,
+  registerSimulate,
+];
 for (const register of registrations) register(program);
 
 try {

@@ -26,9 +26,12 @@ import { cookieNames, makeAuthenticate } from './auth-hook.ts';
 import type { HttpContext } from './context.ts';
 import { instrumentHttp } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { alarmsRoutes } from './routes/alarms.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
+import { devicesRoutes } from './routes/devices.ts';
 import { patientRoutes } from './routes/patients.ts';
+import { vitalsRoutes } from './routes/vitals.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import type { TlsMaterial } from './tls.ts';
 
@@ -123,6 +126,9 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   patientRoutes(app, ctx);
   adminRoutes(app, ctx);
   auditRoutes(app, ctx);
+  alarmsRoutes(app, ctx);
+  vitalsRoutes(app, ctx);
+  devicesRoutes(app, ctx);
 
   await app.register(fastifyStatic, { root: WEB_ROOT, index: ['index.html'], wildcard: false });
   return app;

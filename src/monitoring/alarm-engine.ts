@@ -8,7 +8,7 @@
  * keeps using the latest time it has seen, so durations never go negative.
  */
 import type { AlarmCategory, AlarmPriority } from './alarm-kinds.ts';
-import { priorityRank } from './alarm-kinds.ts';
+import { isAlarmKind, priorityRank } from './alarm-kinds.ts';
 import {
   AlarmBook,
   type AlarmEvent,
@@ -207,6 +207,33 @@ export class AlarmEngine {
       if (d !== null && (next === null || d < next)) next = d;
     }
     return next;
+  }
+
+  /**
+   * Rebuilds open alarms from the store after a restart. Rule alarms whose condition was present
+   * are marked alarming so a normal reading ends them; NEWS2 alarms restore the level they were
+   * raised at, so the same level does not raise them again.
+   */
+  restore(alarms: ReadonlyArray<{ snapshot: AlarmSnapshot; highSince: number | null }>): number {
+    let n = 0;
+    for (const { snapshot: s, highSince } of alarms) {
+      if (!this.#book.restore(s, highSince)) continue;
+      n++;
+      if (s.source === 'rule' && s.conditionPresent && isAlarmKind(s.kind)) {
+        this.#state(s.patientId).markAlarming(s.kind, s.value ?? Number.NaN);
+      } else if (s.source === 'news2' && s.conditionPresent) {
+        const prev = this.#news2Level.get(s.patientId);
+        if (prev === undefined || priorityRank(s.priority) > priorityRank(prev)) {
+          this.#news2Level.set(s.patientId, s.priority);
+        }
+      }
+    }
+    return n;
+  }
+
+  /** The unresolved alarm of a patient for one condition, if any. */
+  openFor(patientId: string, kind: AnyAlarmKind): AlarmSnapshot | undefined {
+    return this.#book.openFor(patientId, kind);
   }
 
   get(alarmId: string): AlarmSnapshot | undefined {

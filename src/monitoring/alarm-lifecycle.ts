@@ -386,6 +386,23 @@ export class AlarmBook {
     return a && snapshot(a);
   }
 
+  /**
+   * Puts back an unresolved alarm read from the store after a restart, with the timers it had:
+   * `highSince` keeps the escalation clock running from when the alarm became high, not from the
+   * restart. Resolved alarms are ignored. Returns false when the patient already has an open alarm
+   * for that condition (the first one wins).
+   */
+  restore(s: AlarmSnapshot, highSince: number | null): boolean {
+    if (s.state === 'resolved') return false;
+    const open = this.#open(s.patientId);
+    if (open.has(s.kind)) return false;
+    this.#dirty = true;
+    const a: MutableAlarm = { ...s, highSince, alertedAt: s.raisedAt };
+    open.set(s.kind, a);
+    this.#byId.set(a.id, a);
+    return true;
+  }
+
   /** Drops a discharged patient's state (their alarms should have been resolved through the API). */
   forgetPatient(patientId: string): void {
     this.#dirty = true;

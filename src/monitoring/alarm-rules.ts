@@ -218,6 +218,14 @@ export class PatientRuleState {
     return next;
   }
 
+  /**
+   * Marks a condition as already alarming (an open alarm restored from the store after a restart),
+   * so the next normal sample past the hysteresis ends it instead of being ignored.
+   */
+  markAlarming(kind: AlarmKind, value: number): void {
+    this.#phases.set(kind, { phase: 'alarming', value });
+  }
+
   /** Forgets a rule's state, so a condition still present raises again after a fresh on-delay. */
   reset(kind: AlarmKind): void {
     this.#phases.delete(kind);

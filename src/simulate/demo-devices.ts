@@ -14,7 +14,9 @@ export interface DemoDevice {
 
 export type DemoDeviceStarter = (app: RunningApp, accounts: readonly DemoAccount[]) => Promise<DemoDevice>;
 
-export const DEMO_DEVICES: DemoDeviceStarter[] = [];
+export const DEMO_DEVICES: DemoDeviceStarter[] = [
+  async (app) => (await import('./demo-monitors.ts')).startDemoMonitors(app),
+];
 
 export async function startDemoDevices(
   app: RunningApp,

@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { migrate } from './migrations/index.ts';
@@ -23,6 +24,11 @@ export interface Store {
   readonly engine: Engine;
   /** Where the data lives, for people: a file path or the URL without its password. */
   readonly location: string;
+  /**
+   * The raw node:sqlite handle (SQLite only), for measured hot paths (telemetry samples) that use
+   * it inside a Kysely transaction on the same connection, never on their own.
+   */
+  readonly sqlite?: DatabaseSync;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,6 +51,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
     db,
     engine: 'sqlite',
     location: file,
+    sqlite: database.raw,
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -117,6 +117,89 @@ export interface ObservationsTable {
   source_ref: string | null;
 }
 
+export interface DevicesTable {
+  id: string;
+  /** `v1.<iv>.<ciphertext+tag>`: the HMAC key under the data folder's key-encryption key. */
+  key: string;
+  patient_id: string | null;
+  bed: string | null;
+  description: string | null;
+  created_at: number;
+  updated_at: number;
+  disabled: number;
+}
+
+/** One accepted vitals datagram; a column per known sign (null when the datagram lacks it). */
+export interface VitalSamplesTable {
+  device_id: string;
+  seq: number;
+  patient_id: string | null;
+  ts: number;
+  received_at: number;
+  heart_rate: number | null;
+  pulse_rate: number | null;
+  resp_rate: number | null;
+  spo2: number | null;
+  temperature: number | null;
+  systolic_bp: number | null;
+  diastolic_bp: number | null;
+  other: string | null;
+  flags: number;
+}
+
+export interface DeviceSequencesTable {
+  device_id: string;
+  high_seq: number;
+  updated_at: number;
+}
+
+export interface AlarmsTable {
+  id: string;
+  patient_id: string;
+  kind: string;
+  category: string;
+  priority: string;
+  source: string;
+  state: string;
+  latched: number;
+  condition_present: number;
+  text: string;
+  value: number | null;
+  limit_value: number | null;
+  raised_at: number;
+  high_since: number | null;
+  acked_at: number | null;
+  acked_by: string | null;
+  resolved_at: number | null;
+  resolved_by: string | null;
+  resolution: string | null;
+  escalated_at: number | null;
+  device_id: string | null;
+  device_alarm_id: string | null;
+  updated_at: number;
+}
+
+export interface AlarmFramesTable {
+  seq: Generated<number>;
+  device_id: string;
+  alarm_id: string;
+  event: string;
+  patient_id: string | null;
+  alarm_ref: string | null;
+  kind: string;
+  priority: string;
+  device_time: number;
+  received_at: number;
+  body: string;
+}
+
+export interface News2SettingsTable {
+  patient_id: string;
+  spo2_scale: number;
+  updated_at: number;
+  updated_by: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   patients: PatientsTable;
@@ -126,4 +209,10 @@ export interface Database {
   break_glass: BreakGlassTable;
   audit_events: AuditEventsTable;
   observations: ObservationsTable;
+  devices: DevicesTable;
+  vital_samples: VitalSamplesTable;
+  device_sequences: DeviceSequencesTable;
+  alarms: AlarmsTable;
+  alarm_frames: AlarmFramesTable;
+  news2_settings: News2SettingsTable;
 }

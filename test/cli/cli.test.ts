@@ -11,7 +11,17 @@ describe('carewire demo', () => {
   it('starts on an empty data folder within 10 s, writes the accounts file (0600), and stops cleanly on SIGTERM', async () => {
     const data = tempDir();
     const started = Date.now();
-    const child = spawnCli(['demo', '--data', data, '--port', '0']);
+    const child = spawnCli([
+      'demo',
+      '--data',
+      data,
+      '--port',
+      '0',
+      '--telemetry-port',
+      '0',
+      '--alarm-port',
+      '0',
+    ]);
     try {
       const portsFile = path.join(data, 'ports.json');
       const ports = await waitFor(

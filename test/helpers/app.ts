@@ -31,7 +31,15 @@ export async function startTestApp(
   let schema: PgSchema | undefined;
   if (engine === 'postgres') schema = await createPgSchema();
   const config: Config = loadConfig(
-    { data: dataDir, port: '0', logLevel: 'silent', databaseUrl: schema?.url, ...flags },
+    {
+      data: dataDir,
+      port: '0',
+      telemetryPort: '0',
+      alarmPort: '0',
+      logLevel: 'silent',
+      databaseUrl: schema?.url,
+      ...flags,
+    },
     {},
   );
   const app = await startApp(config, beforeListen ? { beforeListen } : {});

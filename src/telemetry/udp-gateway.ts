@@ -1,0 +1,266 @@
+/**
+ * The UDP vitals listener (gateway `telemetry`): decode, look up the device key, verify the tag,
+ * check the replay window, hand the sample to the vitals service (which stores it by group commit
+ * and publishes it), and count everything else. Per datagram there is no promise and no log line;
+ * rejections are counted, logged at a limited rate and audited once per burst (RejectionMonitor).
+ *
+ * Node gives one 'message' event per datagram (no recvmmsg), so the socket gets a large receive
+ * buffer: while the event loop is busy committing a batch, datagrams wait in the kernel instead of
+ * being dropped.
+ */
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { AuditLog } from '../audit/log.ts';
+import { toVitalValues } from '../clinical/vital-signs.ts';
+import type { Gateway, GatewayContext } from '../gateways.ts';
+import type { VitalsService } from '../monitoring/vitals-service.ts';
+import type { Db } from '../store/db.ts';
+import { decodeDatagram, verifyDatagram } from './datagram.ts';
+import type { DeviceRegistry } from './device-registry.ts';
+import { RejectionMonitor } from './rejection-monitor.ts';
+import { ReplayGuard, type ReplayOptions } from './replay.ts';
+
+/** Requested SO_RCVBUF; the kernel caps it at net.core.rmem_max (the gateway logs what it got). */
+export const RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024;
+
+export interface UdpGatewayDeps {
+  host: string;
+  port: number;
+  db: Db;
+  audit: AuditLog;
+  devices: DeviceRegistry;
+  vitals: VitalsService;
+  registry?: Registry | undefined;
+  logger?: GatewayContext['logger'] | undefined;
+  replay?: Omit<ReplayOptions, 'resumeAfter'>;
+  now?: () => number;
+}
+
+const SECURITY = new Set([
+  'unknown_device',
+  'bad_tag',
+  'duplicate',
+  'too_old',
+  'stale_timestamp',
+  'future_timestamp',
+]);
+
+export class UdpGateway implements Gateway {
+  readonly name = 'telemetry';
+  readonly guard: ReplayGuard;
+  readonly monitor: RejectionMonitor;
+  readonly #d: UdpGatewayDeps;
+  readonly #now: () => number;
+  #socket: dgram.Socket | undefined;
+  readonly #seen = new Set<string>();
+  /** Counters (read by /metrics at scrape time, so the hot path only adds to numbers). */
+  readonly counts = { received: 0, accepted: 0, rejected: 0, implausible: 0, unknownCodes: 0, dropped: 0 };
+  receiveBufferBytes = 0;
+
+  constructor(d: UdpGatewayDeps) {
+    this.#d = d;
+    this.#now = d.now ?? Date.now;
+    this.guard = new ReplayGuard(d.replay ?? {});
+    this.monitor = new RejectionMonitor({ source: 'telemetry', audit: d.audit, logger: d.logger });
+    d.devices.onChange = (removed) => {
+      for (const id of removed) this.guard.forget(id);
+    };
+    if (d.registry) this.#metrics(d.registry);
+  }
+
+  async start(): Promise<number> {
+    // Resume each device's window where the store left it, so a restart does not reopen replays.
+    const marks = await this.#d.db.selectFrom('device_sequences').select(['device_id', 'high_seq']).execute();
+    for (const m of marks) this.guard.resume(m.device_id, Number(m.high_seq));
+    const socket = dgram.createSocket({
+      type: isIP(this.#d.host) === 6 ? 'udp6' : 'udp4',
+      recvBufferSize: RECEIVE_BUFFER_BYTES,
+    });
+    this.#socket = socket;
+    socket.on('message', (msg, rinfo) => this.handle(msg, rinfo.address));
+    socket.on('error', (err) => this.#d.logger?.error({ err }, 'telemetry socket error'));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.#d.port, this.#d.host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    try {
+      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+    } catch {
+      // Capped by the kernel; the size actually granted is read below.
+    }
+    this.receiveBufferBytes = socket.getRecvBufferSize();
+    this.monitor.start();
+    return socket.address().port;
+  }
+
+  /** The receive path for one datagram (public so tests and the benchmark can drive it directly). */
+  /** Returns true when the datagram was accepted. */
+  handle(buf: Buffer, address: string): boolean {
+    this.counts.received++;
+    const decoded = decodeDatagram(buf);
+    if (!decoded.ok) return this.#reject(decoded.error.reason, address, null, () => decoded.error.message);
+    const d = decoded.value;
+    const device = this.#d.devices.get(d.deviceId);
+    if (device === undefined) return this.#reject('unknown_device', address, d.deviceId);
+    const verified = verifyDatagram(d, device.key);
+    if (!verified.ok) return this.#reject(verified.error.reason, address, d.deviceId);
+    const v = verified.value;
+    const now = this.#now();
+    const verdict = this.guard.check(v.deviceId, v.sequence, v.timestamp, now);
+    if (!verdict.accepted) return this.#reject(verdict.reason, address, v.deviceId);
+    const { values, unknownCodes, implausible } = toVitalValues(v.measurements);
+    let other: Record<string, number> | null = null;
+    if (unknownCodes.length > 0) {
+      this.counts.unknownCodes += unknownCodes.length;
+      other = {};
+      for (const m of v.measurements) if (unknownCodes.includes(m.code)) other[m.code] = m.value;
+    }
+    if (implausible.length > 0) this.counts.implausible += implausible.length;
+    const ok = this.#d.vitals.ingest({
+      deviceId: v.deviceId,
+      seq: v.sequence,
+      patientId: device.patientId,
+      ts: v.timestamp,
+      receivedAt: now,
+      values,
+      other,
+      flags: v.flags,
+    });
+    if (!this.#seen.has(v.deviceId)) this.#online(v.deviceId, device.patientId, address);
+    if (ok) this.counts.accepted++;
+    else this.counts.dropped++;
+    return ok;
+  }
+
+  /** One audit entry per device and gateway run, not per datagram (trusted gateway writes). */
+  #online(deviceId: string, patientId: string | null, address: string): void {
+    this.#seen.add(deviceId);
+    this.#d.audit
+      .append({
+        type: 'telemetry.device.online',
+        action: 'C',
+        outcome: 0,
+        source: 'telemetry',
+        agent: { username: `device:${deviceId}`, role: 'device', address },
+        patientId: patientId ?? undefined,
+        entity: { type: 'Device', id: deviceId },
+      })
+      .catch((err: unknown) => this.#d.logger?.error({ err }, 'auditing device online failed'));
+  }
+
+  #reject(reason: string, address: string, deviceId: string | null, detail?: () => string): false {
+    this.counts.rejected++;
+    this.monitor.reject(reason, address, deviceId, SECURITY.has(reason), detail);
+    return false;
+  }
+
+  #metrics(registry: Registry): void {
+    const counts = this.counts;
+    const monitor = this.monitor;
+    const guard = this.guard;
+    const vitals = this.#d.vitals;
+    // Metric objects are registered once per registry: a restarted gateway reuses them.
+    const existing = registry.getSingleMetric('carewire_telemetry_datagrams_total');
+    if (existing) registry.removeSingleMetric('carewire_telemetry_datagrams_total');
+    for (const name of [
+      'carewire_telemetry_rejected_total',
+      'carewire_telemetry_sequence_total',
+      'carewire_telemetry_samples_stored_total',
+      'carewire_telemetry_store_queue',
+      'carewire_telemetry_devices',
+    ]) {
+      if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+    }
+    new Counter({
+      name: 'carewire_telemetry_datagrams_total',
+      help: 'Vitals datagrams by outcome (received, accepted, rejected, dropped when the store queue is full)',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'received' }, counts.received);
+        this.inc({ outcome: 'accepted' }, counts.accepted);
+        this.inc({ outcome: 'rejected' }, counts.rejected);
+        this.inc({ outcome: 'dropped' }, counts.dropped);
+      },
+    });
+    new Counter({
+      name: 'carewire_telemetry_rejected_total',
+      help: 'Rejected vitals datagrams by reason (malformed, unknown_device, bad_tag, duplicate, …)',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of monitor.totals) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: 'carewire_telemetry_sequence_total',
+      help: 'Sequence accounting over all devices: lost, reordered, duplicates, too_old, skewed, resyncs',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const t = guard.totals();
+        this.inc({ kind: 'lost' }, t.lost);
+        this.inc({ kind: 'reordered' }, t.reordered);
+        this.inc({ kind: 'duplicates' }, t.duplicates);
+        this.inc({ kind: 'too_old' }, t.tooOld);
+        this.inc({ kind: 'skewed' }, t.skewed);
+        this.inc({ kind: 'resyncs' }, t.resyncs);
+      },
+    });
+    new Counter({
+      name: 'carewire_telemetry_samples_stored_total',
+      help: 'Vital samples committed to the store',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(vitals.stats.stored);
+      },
+    });
+    new Gauge({
+      name: 'carewire_telemetry_store_queue',
+      help: 'Accepted vital samples waiting for their batch commit',
+      registers: [registry],
+      collect() {
+        this.set(vitals.pending);
+      },
+    });
+    const devices = this.#d.devices;
+    new Gauge({
+      name: 'carewire_telemetry_devices',
+      help: 'Registered (enabled) devices',
+      registers: [registry],
+      collect() {
+        this.set(devices.size);
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    const s = this.#socket;
+    this.#socket = undefined;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    await this.#d.vitals.flush();
+    await this.monitor.stop();
+  }
+}
+
+export function telemetryGateway(ctx: GatewayContext & { registry?: Registry }): Gateway {
+  const s = ctx.services;
+  return new UdpGateway({
+    host: ctx.config.host,
+    port: ctx.config.telemetryPort,
+    db: s.store.db,
+    audit: s.audit,
+    devices: s.devices,
+    vitals: s.vitals,
+    registry: ctx.registry,
+    logger: ctx.logger,
+  });
+}
