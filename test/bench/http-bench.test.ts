@@ -10,7 +10,9 @@ describe('bench http --quick', () => {
     const { path } = await runBenchmark('http', { quick: true, args: [], resultsDir, out: null });
     const file = JSON.parse(readFileSync(path, 'utf8'));
     const names = file.result.metrics.map((m: { name: string }) => m.name);
-    expect(names).toEqual(expect.arrayContaining(['GET /api/me throughput', 'login latency p50', 'server CPU per request']));
+    expect(names).toEqual(
+      expect.arrayContaining(['GET /api/me throughput', 'login latency p50', 'server CPU per request']),
+    );
     // Every request of the load must have been answered 200: a 401 or 429 would count as an error.
     expect(file.result.details.errors).toBe(0);
     expect(file.result.metrics[0].median).toBeGreaterThan(0);
