@@ -122,4 +122,23 @@ describe.each(ENGINES)('auth over HTTP on %s', (engine) => {
     const same = await call(t.url, 'POST', '/api/auth/logout', { headers: { cookie, origin: t.url } });
     expect(same.status).toBe(204);
   });
+
+describe('expired access token over HTTP', () => {
+  it('is refused with 401 once its lifetime has passed, and a refresh gives a working one', async () => {
+    const t = await startTestApp('sqlite', { accessTokenTtl: '1' }, async (s) => {
+      await seedWorld(s);
+    });
+    try {
+      const s = await login(t.url, 'clinician', PASSWORD);
+      expect((await call(t.url, 'GET', '/api/me', { token: s.body.accessToken })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 2100));
+      const expired = await call(t.url, 'GET', '/api/me', { token: s.body.accessToken });
+      expect(expired.status).toBe(401);
+      expect(expired.body.detail).toMatch(/expired/);
+      const fresh = await call(t.url, 'POST', '/api/auth/refresh', { body: { refreshToken: s.body.refreshToken } });
+      expect((await call(t.url, 'GET', '/api/me', { token: fresh.body.accessToken })).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
 });
