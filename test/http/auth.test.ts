@@ -122,6 +122,7 @@ describe.each(ENGINES)('auth over HTTP on %s', (engine) => {
     const same = await call(t.url, 'POST', '/api/auth/logout', { headers: { cookie, origin: t.url } });
     expect(same.status).toBe(204);
   });
+});
 
 describe('expired access token over HTTP', () => {
   it('is refused with 401 once its lifetime has passed, and a refresh gives a working one', async () => {
@@ -135,7 +136,9 @@ describe('expired access token over HTTP', () => {
       const expired = await call(t.url, 'GET', '/api/me', { token: s.body.accessToken });
       expect(expired.status).toBe(401);
       expect(expired.body.detail).toMatch(/expired/);
-      const fresh = await call(t.url, 'POST', '/api/auth/refresh', { body: { refreshToken: s.body.refreshToken } });
+      const fresh = await call(t.url, 'POST', '/api/auth/refresh', {
+        body: { refreshToken: s.body.refreshToken },
+      });
       expect((await call(t.url, 'GET', '/api/me', { token: fresh.body.accessToken })).status).toBe(200);
     } finally {
       await t.close();
