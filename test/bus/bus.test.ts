@@ -68,7 +68,16 @@ describe('two nodes on PostgreSQL and Redis', () => {
     schema = await createPgSchema();
     // Both nodes share the signing key (same key folder), as a deployment must.
     const data = tempDir();
-    const flags = { data, port: '0', logLevel: 'silent', databaseUrl: schema.url, redisUrl: REDIS_URL };
+    const flags = {
+      data,
+      port: '0',
+      hl7Port: '0',
+      telemetryPort: '0',
+      alarmPort: '0',
+      logLevel: 'silent',
+      databaseUrl: schema.url,
+      redisUrl: REDIS_URL,
+    };
     const a = await startApp(loadConfig(flags, {}), {
       beforeListen: async (s) => {
         await s.users.create({ username: 'nurse', password: PASSWORD, role: 'clinician' });

@@ -21,6 +21,8 @@ describe('carewire demo', () => {
       '0',
       '--alarm-port',
       '0',
+      '--hl7-port',
+      '0',
     ]);
     try {
       const portsFile = path.join(data, 'ports.json');
@@ -69,7 +71,19 @@ describe('carewire demo', () => {
     }
 
     // A second start reuses the data: same accounts, no duplicates.
-    const again = spawnCli(['demo', '--data', data, '--port', '0']);
+    const again = spawnCli([
+      'demo',
+      '--data',
+      data,
+      '--port',
+      '0',
+      '--hl7-port',
+      '0',
+      '--telemetry-port',
+      '0',
+      '--alarm-port',
+      '0',
+    ]);
     try {
       await waitFor(
         () => (again.output().includes('Press Ctrl+C') ? true : undefined),

@@ -34,6 +34,7 @@ export async function startTestApp(
     {
       data: dataDir,
       port: '0',
+      hl7Port: '0',
       telemetryPort: '0',
       alarmPort: '0',
       logLevel: 'silent',
