@@ -46,6 +46,7 @@ export interface Config {
   breakGlassTtl: number;
   groupCommitMs: number;
   groupCommitMax: number;
+  auditCheckpointMs: number;
   alarmClientCa: string | undefined;
 }
 
@@ -206,6 +207,13 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int',
     default: 512,
     description: 'most writes committed in one transaction',
+  },
+  {
+    key: 'auditCheckpointMs',
+    flag: 'audit-checkpoint-ms',
+    kind: 'int',
+    default: 5000,
+    description: 'how often the audit log signs a checkpoint when it grew, ms',
   },
   {
     key: 'alarmClientCa',

@@ -4,6 +4,7 @@
  * call only these services.
  */
 import { AuditLog } from './audit/log.ts';
+import { loadOrCreateLogKey } from './audit/log-key.ts';
 import { AuthService } from './auth/auth-service.ts';
 import { loadOrCreateEd25519 } from './auth/keys.ts';
 import { LoginGuard } from './auth/login-guard.ts';
@@ -16,6 +17,7 @@ import { AccessGate } from './clinical/access-gate.ts';
 import { CareTeamService } from './clinical/care-teams.ts';
 import { ObservationService } from './clinical/observations.ts';
 import { PatientService } from './clinical/patients.ts';
+import { RecordService } from './clinical/records.ts';
 import type { Config } from './config.ts';
 import { AlarmService } from './monitoring/alarm-service.ts';
 import { VitalsService } from './monitoring/vitals-service.ts';
@@ -36,6 +38,8 @@ export interface Services {
   patients: PatientService;
   observations: ObservationService;
   careTeams: CareTeamService;
+  /** Manual records, versioned (records issue). */
+  records: RecordService;
   /** Registered telemetry devices and their keys (telemetry issue). */
   devices: DeviceRegistry;
   /** Vital samples from devices: batched storage, bus, range and latest reads. */
@@ -49,7 +53,13 @@ export interface Services {
 
 export async function createServices(config: Config, store: Store, bus: Bus): Promise<Services> {
   const { db } = store;
-  const audit = new AuditLog(db, { maxDelayMs: config.groupCommitMs, maxItems: config.groupCommitMax });
+  const audit = new AuditLog(db, {
+    maxDelayMs: config.groupCommitMs,
+    maxItems: config.groupCommitMax,
+    sqlite: store.sqlite,
+    key: loadOrCreateLogKey(config.dataDir, config.publicUrl),
+    checkpointMs: config.auditCheckpointMs,
+  });
   const policy = new AccessPolicy(db, { breakGlassTtlSec: config.breakGlassTtl });
   const gate = new AccessGate(policy, audit);
   const users = new UserService(db);
@@ -86,6 +96,7 @@ export async function createServices(config: Config, store: Store, bus: Bus): Pr
     patients: new PatientService(db, gate),
     observations: new ObservationService(db, gate),
     careTeams: new CareTeamService(db, gate),
+    records: new RecordService(db, gate, new ObservationService(db, gate)),
     devices,
     vitals,
     alarms,

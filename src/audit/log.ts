@@ -1,49 +1,55 @@
 /**
  * The audit hook every feature calls: `audit.append(event)` after each access to patient data,
- * each login, each admin change and each denial. Entries are stored append-only (the database
- * refuses updates and deletes) through group commit, and the promise settles once the entry is
- * durable, so a caller can refuse to hand out data it could not record.
+ * each login, each admin change and each denial. The promise settles once the entry is durable,
+ * so a caller can refuse to hand out data it could not record.
+ *
+ * Underneath it is a tamper-evident log like Certificate Transparency (RFC 6962/9162): each event
+ * becomes an `AuditEntry` at leaf `seq` (0-based) of a Merkle tree; its exact canonical bytes and
+ * the new tree nodes are written in the same group-commit transaction; a signed C2SP checkpoint of
+ * the tree head is stored every few seconds and on close. Anyone holding the log's public key and
+ * a checkpoint can prove an entry is in the log, that the log only grew, and find the first entry
+ * an attacker with database access changed (`verify`, `carewire audit verify`).
  *
  * Field names follow FHIR R4 AuditEvent: action C/R/U/D/E, outcome 0 (success), 4 (minor failure,
  * e.g. denied), 8 (serious failure), 12 (major failure), agent with role and network address,
  * entity with the patient, purpose of use (ETREAT for break-the-glass).
  */
 import { randomUUID } from 'node:crypto';
-import type { Selectable } from 'kysely';
+import type { DatabaseSync } from 'node:sqlite';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Db } from '../store/db.ts';
 import { type GroupCommitOptions, GroupCommitter } from '../store/group-commit.ts';
-import type { AuditEventsTable } from '../store/schema.ts';
+import type { Database } from '../store/schema.ts';
+import { AuditSql, type EntryRow, type PatientRef, type StoredCheckpoint } from './audit-sql.ts';
+import {
+  type AuditEvent,
+  type AuditRecord,
+  entryToRecord,
+  eventToEntry,
+  otherPatients,
+} from './event-entry.ts';
+import type { LogKey } from './log-key.ts';
+import { canonicalEntryJson, validateEntry } from './merkle/entry.ts';
+import {
+  type AppendPlan,
+  type AuditEntry,
+  AuditEntryError,
+  appendLeaves,
+  EMPTY_FRONTIER,
+  EMPTY_ROOT,
+  type Frontier,
+  frontierRoot,
+  leafHash,
+  MAX_ENTRY_BYTES,
+  MerkleTree,
+  type NodeStore,
+  readFrontier,
+  signCheckpoint,
+  toBase64,
+} from './merkle/index.ts';
 
-export type AuditAction = 'C' | 'R' | 'U' | 'D' | 'E';
-export type AuditOutcome = 0 | 4 | 8 | 12;
-
-export interface AuditAgent {
-  userId?: string | undefined;
-  username?: string | undefined;
-  role?: string | undefined;
-  address?: string | undefined;
-}
-
-export interface AuditEvent {
-  /** What happened, dotted: `auth.login`, `patient.read`, `access.denied`, `break-glass`, … */
-  type: string;
-  action: AuditAction;
-  outcome: AuditOutcome;
-  agent?: AuditAgent | undefined;
-  /** Which gateway saw it: http, fhir, socket, hl7, telemetry, cli. */
-  source?: string | undefined;
-  patientId?: string | undefined;
-  entity?: { type: string; id: string } | undefined;
-  /** Purpose of use, e.g. ETREAT for break-the-glass. */
-  purpose?: string | undefined;
-  detail?: Record<string, unknown> | undefined;
-}
-
-export interface AuditRecord extends AuditEvent {
-  seq: number;
-  id: string;
-  recorded: number;
-}
+export type { StoredCheckpoint } from './audit-sql.ts';
+export type { AuditAction, AuditAgent, AuditEvent, AuditOutcome, AuditRecord } from './event-entry.ts';
 
 export interface AuditQuery {
   patientId?: string;
@@ -53,91 +59,433 @@ export interface AuditQuery {
   limit?: number;
 }
 
-type Row = Omit<AuditEventsTable, 'seq'>;
+/** The auditor's filter over the log (all optional; `[from, to)` is by seq). */
+export interface AuditFilter {
+  from?: number | undefined;
+  to?: number | undefined;
+  patientId?: string | undefined;
+  userId?: string | undefined;
+  type?: string | undefined;
+  outcome?: number | undefined;
+  /** recorded ≥ since (ms). */
+  since?: number | undefined;
+  /** recorded < until (ms). */
+  until?: number | undefined;
+  limit?: number | undefined;
+  order?: 'asc' | 'desc' | undefined;
+}
+
+export interface AuditLogOptions extends GroupCommitOptions {
+  /** The raw SQLite handle of the store (SQLite only): appends and proofs use prepared statements. */
+  sqlite?: DatabaseSync | undefined;
+  /** Signs checkpoints. Without it nothing is signed (tests of the hook alone). */
+  key?: LogKey | undefined;
+  /** How often a checkpoint is signed when the log grew, ms (default 5000; 0: only on close). */
+  checkpointMs?: number | undefined;
+  /** Reports a failed background checkpoint (default: ignored until the next try). */
+  onError?: ((err: unknown) => void) | undefined;
+}
+
+export interface TreeHead {
+  size: number;
+  root: Uint8Array;
+}
+
+export interface InclusionProof {
+  index: number;
+  size: number;
+  leafHash: Uint8Array;
+  proof: Uint8Array[];
+  root: Uint8Array;
+}
+
+export interface ConsistencyProof {
+  from: number;
+  to: number;
+  proof: Uint8Array[];
+  fromRoot: Uint8Array;
+  toRoot: Uint8Array;
+}
+
+/** One stored entry: its position, parsed form and the exact bytes (text) the leaf commits to. */
+export interface StoredEntry {
+  seq: number;
+  entry: AuditEntry;
+  text: string;
+}
+
+interface Queued {
+  event: AuditEvent;
+  id: string;
+  recorded: number;
+}
+
+export const MAX_ENTRIES_PAGE = 10_000;
+const TYPE_RE = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;
 
 export class AuditLog {
   readonly #db: Db;
-  readonly #writer: GroupCommitter<Row, number>;
+  readonly #sql: AuditSql;
+  readonly #writer: GroupCommitter<Queued, number>;
+  readonly #key: LogKey | undefined;
+  readonly #onError: (err: unknown) => void;
+  /** Committed frontier as last seen, and the plan of the batch whose commit is not yet seen. */
+  #frontier: Frontier = EMPTY_FRONTIER;
+  #pending: AppendPlan | undefined;
+  #legacyChecked = false;
+  /** Largest tree size known to be committed (appends resolved, or read in a transaction). */
+  #committed = 0;
+  #lastSigned = -1;
+  #signing: Promise<StoredCheckpoint | undefined> | undefined;
+  #timer: NodeJS.Timeout | undefined;
 
-  constructor(db: Db, opts: GroupCommitOptions) {
+  constructor(db: Db, opts: AuditLogOptions) {
     this.#db = db;
-    this.#writer = new GroupCommitter<Row, number>(
-      db,
-      async (trx, rows) => {
-        const out = await trx
-          .insertInto('audit_events')
-          .values([...rows])
-          .returning('seq')
-          .execute();
-        return out.map((r) => Number(r.seq));
-      },
-      opts,
-    );
+    this.#sql = new AuditSql(db, opts.sqlite);
+    this.#key = opts.key;
+    this.#onError = opts.onError ?? (() => {});
+    this.#writer = new GroupCommitter<Queued, number>(db, (trx, items) => this.#applyBatch(trx, items), {
+      maxDelayMs: opts.maxDelayMs,
+      maxItems: opts.maxItems,
+      ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
+    });
+    const every = opts.checkpointMs ?? 5000;
+    if (this.#key && every > 0) {
+      this.#timer = setInterval(() => {
+        this.checkpoint().catch(this.#onError);
+      }, every);
+      this.#timer.unref();
+    }
+  }
+
+  get engine(): 'sqlite' | 'postgres' {
+    return this.#sql.engine;
+  }
+  /** The log's origin line, when it signs checkpoints. */
+  get origin(): string | undefined {
+    return this.#key?.origin;
+  }
+  /** The verifier key auditors trust (`name+id+key`). */
+  get vkey(): string | undefined {
+    return this.#key?.vkey;
+  }
+  /** The SQL layer (verification, benchmarks). */
+  get sqlLayer(): AuditSql {
+    return this.#sql;
   }
 
   /** Appends one event; resolves when it is committed. */
   async append(event: AuditEvent): Promise<AuditRecord> {
-    const row: Row = {
-      id: randomUUID(),
-      recorded: Date.now(),
-      type: event.type,
-      action: event.action,
-      outcome: event.outcome,
-      user_id: event.agent?.userId ?? null,
-      username: event.agent?.username ?? null,
-      role: event.agent?.role ?? null,
-      address: event.agent?.address ?? null,
-      source: event.source ?? 'app',
-      patient_id: event.patientId ?? null,
-      entity_type: event.entity?.type ?? null,
-      entity_id: event.entity?.id ?? null,
-      purpose: event.purpose ?? null,
-      detail: event.detail ? JSON.stringify(event.detail) : null,
-    };
-    const seq = await this.#writer.submit(row);
-    return { ...event, seq, id: row.id, recorded: row.recorded };
+    // Refuse a malformed event here, alone, rather than failing the batch it would join.
+    if (typeof event.type !== 'string' || event.type.length > 64 || !TYPE_RE.test(event.type))
+      throw new AuditEntryError(
+        `audit event type ${JSON.stringify(event.type)} is not a lowercase dotted code`,
+      );
+    const q: Queued = { event, id: randomUUID(), recorded: Date.now() };
+    const seq = await this.#writer.submit(q);
+    if (seq + 1 > this.#committed) this.#committed = seq + 1;
+    return { ...event, seq, id: q.id, recorded: q.recorded };
+  }
+
+  async #applyBatch(trx: Transaction<Database>, items: readonly Queued[]): Promise<number[]> {
+    await this.#sql.lockForAppend(trx);
+    let size = await this.#sql.entryCount(trx);
+    if (!this.#legacyChecked) {
+      if (size === 0) size = await this.#importLegacy(trx);
+      this.#legacyChecked = true;
+    }
+    return this.#appendIn(trx, items, size);
+  }
+
+  /** Writes entries for `items` at leaves size, size+1, … with their tree nodes, in `trx`. */
+  async #appendIn(trx: Transaction<Database>, items: readonly Queued[], size: number): Promise<number[]> {
+    const frontier = await this.#frontierAt(trx, size);
+    const rows: EntryRow[] = [];
+    const refs: PatientRef[] = [];
+    const hashes: Uint8Array[] = [];
+    const seqs: number[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const q = items[i]!;
+      const seq = size + i;
+      const { text, bytes } = encode(eventToEntry(seq, q.id, q.recorded, q.event));
+      hashes.push(leafHash(bytes));
+      const patientId = q.event.patientId || null;
+      rows.push({
+        seq,
+        recorded: q.recorded,
+        type: q.event.type,
+        outcome: q.event.outcome,
+        user_id: q.event.agent?.userId || null,
+        patient_id: patientId,
+        entry: text,
+      });
+      for (const p of otherPatients(q.event)) refs.push({ patient_id: p, seq });
+      seqs.push(seq);
+    }
+    const plan = appendLeaves(frontier, hashes);
+    await this.#sql.insertBatch(trx, rows, plan.nodes, refs);
+    // Not yet durable: the next batch (or head()) adopts it once the entry table shows it.
+    this.#pending = plan;
+    return seqs;
+  }
+
+  /** The frontier of the committed tree of `size` leaves, from memory when it is known to match. */
+  async #frontierAt(conn: Kysely<Database> | Transaction<Database>, size: number): Promise<Frontier> {
+    const p = this.#pending;
+    if (p && p.size === size && p.fromSize === this.#frontier.size) {
+      this.#frontier = p.frontier;
+      this.#pending = undefined;
+    }
+    if (this.#frontier.size !== size) {
+      // Another process or node appended (or a batch rolled back): read it, popcount(size) nodes.
+      this.#frontier = await readFrontier(this.#sql.nodeStore(conn), size);
+      this.#pending = undefined;
+    }
+    return this.#frontier;
+  }
+
+  /**
+   * First start on a store that holds the foundation's plain table (`audit_events_v1`): its rows
+   * become the first entries of the Merkle log, in order, so no history is left outside the tree.
+   */
+  async #importLegacy(trx: Transaction<Database>): Promise<number> {
+    const rows = await sql<LegacyRow>`SELECT * FROM audit_events_v1 ORDER BY seq`.execute(trx);
+    if (rows.rows.length === 0) return 0;
+    const items: Queued[] = rows.rows.map((r) => ({
+      id: r.id,
+      recorded: Number(r.recorded),
+      event: {
+        type: r.type,
+        action: r.action as AuditEvent['action'],
+        outcome: Number(r.outcome) as AuditEvent['outcome'],
+        agent: {
+          userId: r.user_id ?? undefined,
+          username: r.username ?? undefined,
+          role: r.role ?? undefined,
+          address: r.address ?? undefined,
+        },
+        source: r.source,
+        patientId: r.patient_id ?? undefined,
+        entity: r.entity_type && r.entity_id ? { type: r.entity_type, id: r.entity_id } : undefined,
+        purpose: r.purpose ?? undefined,
+        detail: {
+          ...(r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : {}),
+          v1Seq: Number(r.seq),
+        },
+      },
+    }));
+    await this.#appendIn(trx, items, 0);
+    const plan = this.#pending!;
+    // Adopt at once: the caller's batch follows in the same transaction.
+    this.#frontier = plan.frontier;
+    this.#pending = undefined;
+    return items.length;
   }
 
   async query(q: AuditQuery = {}): Promise<AuditRecord[]> {
-    let sel = this.#db.selectFrom('audit_events').selectAll();
-    if (q.patientId) sel = sel.where('patient_id', '=', q.patientId);
-    if (q.userId) sel = sel.where('user_id', '=', q.userId);
-    if (q.type) sel = sel.where('type', '=', q.type);
-    if (q.afterSeq !== undefined) sel = sel.where('seq', '>', q.afterSeq);
+    const list = await this.entries({
+      patientId: q.patientId,
+      userId: q.userId,
+      type: q.type,
+      from: q.afterSeq === undefined ? undefined : q.afterSeq + 1,
+      limit: Math.min(q.limit ?? 100, 1000),
+    });
+    return list.map((e) => entryToRecord(e.entry));
+  }
+
+  /** Stored entries matching a filter, by seq (ascending unless `order: 'desc'`). */
+  async entries(f: AuditFilter = {}): Promise<StoredEntry[]> {
+    let sel = this.#db.selectFrom('audit_events').select(['seq', 'entry']);
+    if (f.from !== undefined) sel = sel.where('seq', '>=', f.from);
+    if (f.to !== undefined) sel = sel.where('seq', '<', f.to);
+    if (f.patientId) sel = sel.where('patient_id', '=', f.patientId);
+    if (f.userId) sel = sel.where('user_id', '=', f.userId);
+    if (f.type) sel = sel.where('type', '=', f.type);
+    if (f.outcome !== undefined) sel = sel.where('outcome', '=', f.outcome);
+    if (f.since !== undefined) sel = sel.where('recorded', '>=', f.since);
+    if (f.until !== undefined) sel = sel.where('recorded', '<', f.until);
     const rows = await sel
-      .orderBy('seq', 'asc')
-      .limit(Math.min(q.limit ?? 100, 1000))
+      .orderBy('seq', f.order ?? 'asc')
+      .limit(Math.min(f.limit ?? 100, MAX_ENTRIES_PAGE))
       .execute();
-    return rows.map(fromRow);
+    return rows.map(toStored);
+  }
+
+  /**
+   * "Who accessed my record": every entry about this patient — reads, writes, denials, and lists
+   * that showed them — newest first.
+   */
+  async accessLog(patientId: string, opts: { before?: number; limit?: number } = {}): Promise<AuditRecord[]> {
+    const limit = Math.min(opts.limit ?? 100, 1000);
+    // Two index range scans merged here: an OR across both would make the planners scan the log.
+    let direct = this.#db
+      .selectFrom('audit_events')
+      .select(['seq', 'entry'])
+      .where('patient_id', '=', patientId);
+    let listed = this.#db
+      .selectFrom('audit_patient_refs as r')
+      .innerJoin('audit_events as e', 'e.seq', 'r.seq')
+      .select(['e.seq', 'e.entry'])
+      .where('r.patient_id', '=', patientId);
+    if (opts.before !== undefined) {
+      direct = direct.where('seq', '<', opts.before);
+      listed = listed.where('r.seq', '<', opts.before);
+    }
+    const [a, b] = await Promise.all([
+      direct.orderBy('seq', 'desc').limit(limit).execute(),
+      listed.orderBy('r.seq', 'desc').limit(limit).execute(),
+    ]);
+    return [...a, ...b]
+      .map((r) => ({ seq: Number(r.seq), entry: r.entry }))
+      .sort((x, y) => y.seq - x.seq)
+      .slice(0, limit)
+      .map((r) => entryToRecord(toStored(r).entry));
+  }
+
+  /** Exact stored bytes (as text) of entries `[from, to)`, for independent verification. */
+  async rawEntries(from: number, to: number): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('audit_events')
+      .select('entry')
+      .where('seq', '>=', from)
+      .where('seq', '<', Math.min(to, from + MAX_ENTRIES_PAGE))
+      .orderBy('seq')
+      .execute();
+    return rows.map((r) => r.entry);
+  }
+
+  /** The node store of the committed tree (verification; serve proofs through the methods below). */
+  nodeStore(): NodeStore {
+    return this.#sql.nodeStore();
+  }
+
+  /**
+   * The committed tree head. On SQLite this runs as a transaction so it never sees a batch that
+   * is written but not yet committed on the shared connection (and could still roll back).
+   */
+  async head(): Promise<TreeHead> {
+    const read = async (conn: Kysely<Database> | Transaction<Database>): Promise<TreeHead> => {
+      const size = await this.#sql.entryCount(conn);
+      if (size === 0) return { size, root: EMPTY_ROOT };
+      const f = await this.#frontierAt(conn, size);
+      return { size, root: frontierRoot(f) };
+    };
+    const h =
+      this.#sql.engine === 'sqlite' ? await this.#db.transaction().execute(read) : await read(this.#db);
+    if (h.size > this.#committed) this.#committed = h.size;
+    return h;
+  }
+
+  async #checkSize(size: number): Promise<void> {
+    if (size <= this.#committed) return;
+    const { size: now } = await this.head();
+    if (size > now) throw new RangeError(`tree size ${size} is beyond the log's size ${now}`);
+  }
+
+  async inclusionProof(index: number, size: number): Promise<InclusionProof> {
+    if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size)
+      throw new RangeError(`leaf index ${index} is outside a tree of size ${size}`);
+    await this.#checkSize(size);
+    const tree = await MerkleTree.open(this.#sql.nodeStore(), size);
+    const [proof, leaf] = await Promise.all([tree.inclusionProof(index, size), tree.leafHash(index)]);
+    return { index, size, leafHash: leaf, proof, root: tree.root };
+  }
+
+  async consistencyProof(from: number, to: number): Promise<ConsistencyProof> {
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to)
+      throw new RangeError(`cannot prove consistency from size ${from} to size ${to}`);
+    await this.#checkSize(to);
+    const tree = await MerkleTree.open(this.#sql.nodeStore(), to);
+    const [proof, fromRoot] = await Promise.all([tree.consistencyProof(from, to), tree.rootAt(from)]);
+    return { from, to, proof, fromRoot, toRoot: tree.root };
+  }
+
+  /** Stored hashes of tree nodes `(level, from…to-1)`, absent ones undefined (remote verification). */
+  async treeNodes(level: number, from: number, to: number): Promise<ReadonlyArray<Uint8Array | undefined>> {
+    const ids = [];
+    for (let i = from; i < Math.min(to, from + MAX_ENTRIES_PAGE); i++) ids.push({ level, index: i });
+    return this.#sql.nodeStore().getNodes(ids);
+  }
+
+  /**
+   * Signs and stores a checkpoint of the committed head when the log grew since the last one.
+   * Resolves to the latest stored checkpoint (undefined while the log is empty or unsigned).
+   */
+  checkpoint(): Promise<StoredCheckpoint | undefined> {
+    this.#signing ??= this.#signHead().finally(() => {
+      this.#signing = undefined;
+    });
+    return this.#signing;
+  }
+
+  async #signHead(): Promise<StoredCheckpoint | undefined> {
+    const key = this.#key;
+    if (!key) return this.#sql.latestCheckpoint();
+    const head = await this.head();
+    if (head.size === 0 || head.size <= this.#lastSigned) return this.#sql.latestCheckpoint();
+    const note = signCheckpoint({ origin: key.origin, size: head.size, root: head.root }, key.signer);
+    const cp = { size: head.size, root: toBase64(head.root), note, createdAt: Date.now() };
+    await this.#sql.insertCheckpoint(cp);
+    this.#lastSigned = head.size;
+    return cp;
+  }
+
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return this.#sql.latestCheckpoint();
+  }
+
+  checkpoints(after?: number, limit?: number): Promise<StoredCheckpoint[]> {
+    return this.#sql.checkpoints(after, limit);
   }
 
   async flush(): Promise<void> {
     await this.#writer.flush();
   }
 
+  /** Commits what was accepted, signs a final checkpoint, stops the timer. */
   async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
     await this.#writer.close();
+    await this.#signing?.catch(() => undefined);
+    if (this.#key) await this.checkpoint();
   }
 }
 
-function fromRow(r: Selectable<AuditEventsTable>): AuditRecord {
-  return {
-    seq: Number(r.seq),
-    id: r.id,
-    recorded: Number(r.recorded),
-    type: r.type,
-    action: r.action as AuditAction,
-    outcome: r.outcome as AuditOutcome,
-    agent: {
-      userId: r.user_id ?? undefined,
-      username: r.username ?? undefined,
-      role: r.role ?? undefined,
-      address: r.address ?? undefined,
-    },
-    source: r.source,
-    patientId: r.patient_id ?? undefined,
-    entity: r.entity_type && r.entity_id ? { type: r.entity_type, id: r.entity_id } : undefined,
-    purpose: r.purpose ?? undefined,
-    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
-  };
+interface LegacyRow {
+  seq: number;
+  id: string;
+  recorded: number;
+  type: string;
+  action: string;
+  outcome: number;
+  user_id: string | null;
+  username: string | null;
+  role: string | null;
+  address: string | null;
+  source: string;
+  patient_id: string | null;
+  entity_type: string | null;
+  entity_id: string | null;
+  purpose: string | null;
+  detail: string | null;
+}
+
+function toStored(r: { seq: number; entry: string }): StoredEntry {
+  return { seq: Number(r.seq), entry: JSON.parse(r.entry) as AuditEntry, text: r.entry };
+}
+
+/** Canonical text and bytes of an entry; an oversized `detail` is replaced by a note saying so. */
+function encode(entry: AuditEntry): { text: string; bytes: Buffer } {
+  validateEntry(entry);
+  let text = canonicalEntryJson(entry);
+  let bytes = Buffer.from(text, 'utf8');
+  if (bytes.length > MAX_ENTRY_BYTES) {
+    entry.detail = { truncated: true, bytes: bytes.length };
+    text = canonicalEntryJson(entry);
+    bytes = Buffer.from(text, 'utf8');
+    if (bytes.length > MAX_ENTRY_BYTES)
+      throw new AuditEntryError(`audit entry of ${bytes.length} bytes is too large`);
+  }
+  return { text, bytes };
 }

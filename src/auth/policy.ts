@@ -39,6 +39,8 @@ export type Action =
   | 'clinical:write'
   | 'alarm:ack'
   | 'audit:read'
+  /** "Who accessed my record": the audit entries about one patient (the patient, auditors). */
+  | 'access-log:read'
   | 'user:manage'
   | 'device:manage'
   | 'careteam:manage'
@@ -71,6 +73,7 @@ const PATIENT_ACTIONS: ReadonlySet<Action> = new Set([
   'patient:read',
   'clinical:read',
   'clinical:write',
+  'access-log:read',
 ]);
 const CLINICIAN_PATIENT_ACTIONS: ReadonlySet<Action> = new Set([
   'patient:read',
@@ -105,7 +108,7 @@ export class AccessPolicy {
           ? allow('administration', 'HSYSADMIN')
           : deny(`admins may not ${action}: no clinical data by default`);
       case 'auditor':
-        return action === 'audit:read'
+        return action === 'audit:read' || action === 'access-log:read'
           ? allow('audit review', 'HOPERAT')
           : deny(`auditors may not ${action}: audit data only, no clinical values`);
       case 'patient':

@@ -4,8 +4,10 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { registerAudit } from './audit.ts';
 import { registerDevice } from './device.ts';
 import { registerBench } from './bench.ts';
+import { registerClient } from './client.ts';
 import { registerServe } from './serve.ts';
 import { registerSimulate } from './simulate.ts';
 import { registerUsers } from './users.ts';
@@ -21,6 +23,8 @@ const registrations: Array<(p: Command) => void> = [
   registerBench,
   registerDevice,
   registerSimulate,
+  registerAudit,
+  registerClient,
 ];
 for (const register of registrations) register(program);
 

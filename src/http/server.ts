@@ -31,6 +31,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { devicesRoutes } from './routes/devices.ts';
 import { patientRoutes } from './routes/patients.ts';
+import { recordsRoutes } from './routes/records.ts';
 import { vitalsRoutes } from './routes/vitals.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import type { TlsMaterial } from './tls.ts';
@@ -126,6 +127,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   patientRoutes(app, ctx);
   adminRoutes(app, ctx);
   auditRoutes(app, ctx);
+  recordsRoutes(app, ctx);
   alarmsRoutes(app, ctx);
   vitalsRoutes(app, ctx);
   devicesRoutes(app, ctx);

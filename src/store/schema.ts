@@ -68,23 +68,61 @@ export interface BreakGlassTable {
   expires_at: number;
 }
 
+/**
+ * The Merkle audit log's entries (0005_audit_log). `seq` is the 0-based leaf index and `entry` the
+ * exact canonical bytes (RFC 8785 JSON) its leaf hash commits to; the other columns are copies
+ * for filtering. The foundation's table of the same name lives on as `audit_events_v1`.
+ */
 export interface AuditEventsTable {
-  seq: Generated<number>;
-  id: string;
+  seq: number;
   recorded: number;
   type: string;
-  action: string;
   outcome: number;
   user_id: string | null;
-  username: string | null;
-  role: string | null;
-  address: string | null;
-  source: string;
   patient_id: string | null;
-  entity_type: string | null;
-  entity_id: string | null;
-  purpose: string | null;
-  detail: string | null;
+  entry: string;
+}
+
+/** Complete-subtree hashes of the audit log's Merkle tree (0005_audit_log). */
+export interface AuditTreeTable {
+  level: number;
+  idx: number;
+  hash: Uint8Array;
+}
+
+/** Signed C2SP checkpoints of the audit log (0005_audit_log). */
+export interface AuditCheckpointsTable {
+  size: number;
+  /** Base64 root hash, as in the note. */
+  root: string;
+  note: string;
+  created_at: number;
+}
+
+/** Entries that touched several patients (patient lists), for "who accessed my record". */
+export interface AuditPatientRefsTable {
+  patient_id: string;
+  seq: number;
+}
+
+/** Manual records, one row per version; a change adds a version (0005_audit_log). */
+export interface RecordsTable {
+  version_id: string;
+  /** Stable id of the record: the first version's id. */
+  record_id: string;
+  version: number;
+  previous_id: string | null;
+  patient_id: string;
+  kind: string;
+  value_num: number | null;
+  value_num2: number | null;
+  unit: string | null;
+  text: string | null;
+  effective_at: number;
+  created_at: number;
+  author_id: string;
+  author_role: string;
+  author_name: string;
 }
 
 export interface ObservationsTable {
@@ -208,6 +246,10 @@ export interface Database {
   sessions: SessionsTable;
   break_glass: BreakGlassTable;
   audit_events: AuditEventsTable;
+  audit_tree: AuditTreeTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  audit_patient_refs: AuditPatientRefsTable;
+  records: RecordsTable;
   observations: ObservationsTable;
   devices: DevicesTable;
   vital_samples: VitalSamplesTable;

@@ -1,0 +1,332 @@
+/**
+ * The audit log's SQL: entries, tree nodes, patient references and checkpoints, on both engines.
+ *
+ * Two paths with the same results. The embedded SQLite store hands us its raw `node:sqlite`
+ * handle, and the append and proof hot paths run prepared statements on it directly (inside the
+ * Kysely transaction, on the same connection): building a 500-row INSERT through the query builder
+ * cost more than the rest of a batch (measured in bench/audit.ts). PostgreSQL, or SQLite without
+ * the raw handle, goes through Kysely, with one multi-row statement per table per batch.
+ */
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
+import type { Database } from '../store/schema.ts';
+import type { NodeId, NodeStore, TreeNode } from './merkle/index.ts';
+import { NodeStoreError } from './merkle/index.ts';
+
+export type Conn = Kysely<Database> | Transaction<Database>;
+
+export interface EntryRow {
+  seq: number;
+  recorded: number;
+  type: string;
+  outcome: number;
+  user_id: string | null;
+  patient_id: string | null;
+  /** Canonical entry bytes as UTF-8 text. */
+  entry: string;
+}
+
+export interface PatientRef {
+  patient_id: string;
+  seq: number;
+}
+
+export interface StoredCheckpoint {
+  size: number;
+  root: string;
+  note: string;
+  createdAt: number;
+}
+
+/** Arbitrary constant: the PostgreSQL advisory lock that serialises tree appends across nodes. */
+const PG_APPEND_LOCK = 7_361_534_226_410_211;
+/** Parameters per statement stay well below SQLite's 32,766 and PostgreSQL's 65,535. */
+const ROWS_PER_INSERT = 1000;
+
+interface RawStatements {
+  maxSeq: StatementSync;
+  maxLeaf: StatementSync;
+  insEntry: StatementSync;
+  insNode: StatementSync;
+  insRef: StatementSync;
+  getNode: StatementSync;
+  getRange: StatementSync;
+  entriesFrom: StatementSync;
+}
+
+export function isPostgres(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+export class AuditSql {
+  readonly db: Kysely<Database>;
+  readonly engine: 'sqlite' | 'postgres';
+  readonly #raw: RawStatements | undefined;
+
+  constructor(db: Kysely<Database>, raw?: DatabaseSync) {
+    this.db = db;
+    this.engine = isPostgres(db) ? 'postgres' : 'sqlite';
+    if (raw && this.engine === 'sqlite') {
+      this.#raw = {
+        maxSeq: raw.prepare('SELECT max(seq) AS m FROM audit_events'),
+        maxLeaf: raw.prepare('SELECT max(idx) AS m FROM audit_tree WHERE level = 0'),
+        insEntry: raw.prepare(
+          'INSERT INTO audit_events (seq, recorded, type, outcome, user_id, patient_id, entry) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ),
+        insNode: raw.prepare('INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)'),
+        insRef: raw.prepare('INSERT INTO audit_patient_refs (patient_id, seq) VALUES (?, ?)'),
+        getNode: raw.prepare('SELECT hash FROM audit_tree WHERE level = ? AND idx = ?'),
+        getRange: raw.prepare('SELECT idx, hash FROM audit_tree WHERE level = ? AND idx BETWEEN ? AND ?'),
+        // CAST to BLOB hands back the stored UTF-8 bytes as they are: no decode and re-encode.
+        entriesFrom: raw.prepare(
+          'SELECT seq, CAST(entry AS BLOB) AS e FROM audit_events WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?',
+        ),
+      };
+    }
+  }
+
+  /** Serialises appends across nodes (PostgreSQL); SQLite has one writer at a time anyway. */
+  async lockForAppend(trx: Transaction<Database>): Promise<void> {
+    if (this.engine === 'postgres') await sql`SELECT pg_advisory_xact_lock(${PG_APPEND_LOCK})`.execute(trx);
+  }
+
+  /** Number of entries as the entry table says: highest seq + 1. */
+  async entryCount(conn: Conn): Promise<number> {
+    if (this.#raw) return count((this.#raw.maxSeq.get() as { m: number | null }).m);
+    const r = await conn
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.max('seq').as('m'))
+      .executeTakeFirst();
+    return count(r?.m);
+  }
+
+  /** Number of leaves as the tree says: highest level-0 index + 1. */
+  async leafCount(conn: Conn): Promise<number> {
+    if (this.#raw) return count((this.#raw.maxLeaf.get() as { m: number | null }).m);
+    const r = await conn
+      .selectFrom('audit_tree')
+      .select((eb) => eb.fn.max('idx').as('m'))
+      .where('level', '=', 0)
+      .executeTakeFirst();
+    return count(r?.m);
+  }
+
+  async insertBatch(
+    trx: Transaction<Database>,
+    rows: readonly EntryRow[],
+    nodes: readonly TreeNode[],
+    refs: readonly PatientRef[],
+  ): Promise<void> {
+    const raw = this.#raw;
+    if (raw) {
+      for (const r of rows)
+        raw.insEntry.run(r.seq, r.recorded, r.type, r.outcome, r.user_id, r.patient_id, r.entry);
+      for (const n of nodes) raw.insNode.run(n.level, n.index, n.hash);
+      for (const r of refs) raw.insRef.run(r.patient_id, r.seq);
+      return;
+    }
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+      await trx
+        .insertInto('audit_events')
+        .values(rows.slice(i, i + ROWS_PER_INSERT))
+        .execute();
+    await this.nodeStore(trx).putNodes(nodes);
+    for (let i = 0; i < refs.length; i += ROWS_PER_INSERT)
+      await trx
+        .insertInto('audit_patient_refs')
+        .values(refs.slice(i, i + ROWS_PER_INSERT))
+        .execute();
+  }
+
+  /** The tree's nodes through `conn` (a transaction while appending, the database otherwise). */
+  nodeStore(conn: Conn = this.db): NodeStore {
+    const raw = this.#raw;
+    if (raw) return new RawNodeStore(raw);
+    return new KyselyNodeStore(conn, this.engine);
+  }
+
+  /**
+   * Stored entry bytes in leaf order, `[from, to)` by the seq column, read in chunks so no
+   * statement stays open between them (a live server keeps appending on the same connection).
+   */
+  async *entryBytes(from: number, to: number, chunk = 8192): AsyncGenerator<Uint8Array> {
+    let next = from;
+    while (next < to) {
+      let got: Uint8Array[];
+      let lastSeq: number;
+      if (this.#raw) {
+        const rows = this.#raw.entriesFrom.all(next, to, chunk) as Array<{ seq: number; e: Uint8Array }>;
+        got = rows.map((r) => r.e);
+        lastSeq = rows.length === chunk ? rows.at(-1)!.seq : to;
+      } else {
+        const rows = await this.db
+          .selectFrom('audit_events')
+          .select(['seq', 'entry'])
+          .where('seq', '>=', next)
+          .where('seq', '<', to)
+          .orderBy('seq')
+          .limit(chunk)
+          .execute();
+        got = rows.map((r) => Buffer.from(r.entry, 'utf8'));
+        lastSeq = rows.length === chunk ? Number(rows.at(-1)!.seq) : to;
+      }
+      for (const b of got) yield b;
+      if (got.length < chunk) return;
+      next = lastSeq + 1;
+    }
+  }
+
+  async insertCheckpoint(cp: StoredCheckpoint): Promise<void> {
+    await this.db
+      .insertInto('audit_checkpoints')
+      .values({ size: cp.size, root: cp.root, note: cp.note, created_at: cp.createdAt })
+      .onConflict((oc) => oc.column('size').doNothing())
+      .execute();
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const r = await this.db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .orderBy('size', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r ? toCheckpoint(r) : undefined;
+  }
+
+  async checkpoints(after = -1, limit = 1000): Promise<StoredCheckpoint[]> {
+    const rows = await this.db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .where('size', '>', after)
+      .orderBy('size')
+      .limit(limit)
+      .execute();
+    return rows.map(toCheckpoint);
+  }
+}
+
+function toCheckpoint(r: { size: number; root: string; note: string; created_at: number }): StoredCheckpoint {
+  return { size: Number(r.size), root: r.root, note: r.note, createdAt: Number(r.created_at) };
+}
+
+function count(max: number | string | bigint | null | undefined): number {
+  return max === null || max === undefined ? 0 : Number(max) + 1;
+}
+
+/** Groups ids by level: the verifier asks for runs of neighbours, proofs for a few per level. */
+function byLevel(ids: readonly NodeId[]): Map<number, number[]> {
+  const m = new Map<number, number[]>();
+  ids.forEach((id, i) => {
+    let l = m.get(id.level);
+    if (!l) {
+      l = [];
+      m.set(id.level, l);
+    }
+    l.push(i);
+  });
+  return m;
+}
+
+class RawNodeStore implements NodeStore {
+  readonly #s: RawStatements;
+  constructor(s: RawStatements) {
+    this.#s = s;
+  }
+
+  async getNodes(ids: readonly NodeId[]): Promise<ReadonlyArray<Uint8Array | undefined>> {
+    const out = new Array<Uint8Array | undefined>(ids.length);
+    for (const [level, positions] of byLevel(ids)) {
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = -1;
+      for (const p of positions) {
+        const idx = ids[p]!.index;
+        if (idx < lo) lo = idx;
+        if (idx > hi) hi = idx;
+      }
+      if (positions.length > 4 && hi - lo < positions.length * 2) {
+        // A dense run (verification): one range scan instead of a lookup each.
+        const found = new Map<number, Uint8Array>();
+        for (const r of this.#s.getRange.all(level, lo, hi) as Array<{ idx: number; hash: Uint8Array }>)
+          found.set(r.idx, r.hash);
+        for (const p of positions) out[p] = found.get(ids[p]!.index);
+      } else {
+        for (const p of positions) {
+          const r = this.#s.getNode.get(level, ids[p]!.index) as { hash: Uint8Array } | undefined;
+          out[p] = r?.hash;
+        }
+      }
+    }
+    return out;
+  }
+
+  async putNodes(nodes: readonly TreeNode[]): Promise<void> {
+    for (const n of nodes) this.#s.insNode.run(n.level, n.index, n.hash);
+  }
+}
+
+class KyselyNodeStore implements NodeStore {
+  readonly #conn: Conn;
+  readonly #engine: 'sqlite' | 'postgres';
+  constructor(conn: Conn, engine: 'sqlite' | 'postgres') {
+    this.#conn = conn;
+    this.#engine = engine;
+  }
+
+  async getNodes(ids: readonly NodeId[]): Promise<ReadonlyArray<Uint8Array | undefined>> {
+    if (ids.length === 0) return [];
+    const out = new Array<Uint8Array | undefined>(ids.length);
+    const found = new Map<string, Uint8Array>();
+    const groups = byLevel(ids);
+    // One statement for all levels: `level = ? AND idx BETWEEN ? AND ?` per level, OR-ed. Each
+    // level's range may hold nodes not asked for; they are dropped below.
+    const rows = await this.#conn
+      .selectFrom('audit_tree')
+      .select(['level', 'idx', 'hash'])
+      .where((eb) =>
+        eb.or(
+          [...groups].map(([level, positions]) => {
+            const idxs = positions.map((p) => ids[p]!.index);
+            const lo = Math.min(...idxs);
+            const hi = Math.max(...idxs);
+            const dense = hi - lo < idxs.length * 2;
+            return eb.and([
+              eb('level', '=', level),
+              dense ? eb.between('idx', lo, hi) : eb('idx', 'in', idxs),
+            ]);
+          }),
+        ),
+      )
+      .execute();
+    for (const r of rows) found.set(`${r.level}/${Number(r.idx)}`, r.hash);
+    ids.forEach((id, i) => {
+      out[i] = found.get(`${id.level}/${id.index}`);
+    });
+    return out;
+  }
+
+  async putNodes(nodes: readonly TreeNode[]): Promise<void> {
+    if (nodes.length === 0) return;
+    if (this.#engine === 'postgres') {
+      // unnest keeps it one statement with three parameters however many nodes there are.
+      await sql`INSERT INTO audit_tree (level, idx, hash)
+        SELECT * FROM unnest(${nodes.map((n) => n.level)}::int[], ${nodes.map((n) => n.index)}::bigint[],
+          ${nodes.map((n) => Buffer.from(n.hash.buffer, n.hash.byteOffset, n.hash.byteLength))}::bytea[])`.execute(
+        this.#conn,
+      );
+      return;
+    }
+    for (let i = 0; i < nodes.length; i += ROWS_PER_INSERT) {
+      try {
+        await this.#conn
+          .insertInto('audit_tree')
+          .values(
+            nodes.slice(i, i + ROWS_PER_INSERT).map((n) => ({ level: n.level, idx: n.index, hash: n.hash })),
+          )
+          .execute();
+      } catch (err) {
+        throw new NodeStoreError(`storing tree nodes failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}
