@@ -46,6 +46,12 @@ export interface Config {
   breakGlassTtl: number;
   groupCommitMs: number;
   groupCommitMax: number;
+  hl7MaxFrame: number;
+  hl7IdleMs: number;
+  hl7MaxInflight: number;
+  hl7ClientCa: string | undefined;
+  hl7RequireClientCert: boolean;
+  hl7RejectUnknown: boolean;
   auditCheckpointMs: number;
   alarmClientCa: string | undefined;
 }
@@ -221,6 +227,48 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     arg: 'file',
     description: 'PEM CA for device client certificates on the alarm channel (mutual TLS; needs --tls)',
+  },
+  {
+    key: 'hl7MaxFrame',
+    flag: 'hl7-max-frame',
+    kind: 'int',
+    default: 1024 * 1024,
+    description: 'largest HL7 message (MLLP frame), bytes; a larger one is refused (AR) and the connection closed',
+  },
+  {
+    key: 'hl7IdleMs',
+    flag: 'hl7-idle-ms',
+    kind: 'int',
+    default: 600_000,
+    description: 'close an HL7 connection idle this long, ms',
+  },
+  {
+    key: 'hl7MaxInflight',
+    flag: 'hl7-max-inflight',
+    kind: 'int',
+    default: 256,
+    description: 'HL7 messages per connection read ahead of their ACKs (pipelining bound)',
+  },
+  {
+    key: 'hl7ClientCa',
+    flag: 'hl7-client-ca',
+    kind: 'string',
+    arg: 'file',
+    description: 'PEM CA for HL7 sender certificates (mutual TLS; needs --tls)',
+  },
+  {
+    key: 'hl7RequireClientCert',
+    flag: 'hl7-require-client-cert',
+    kind: 'bool',
+    default: false,
+    description: 'refuse HL7 connections without a client certificate signed by --hl7-client-ca',
+  },
+  {
+    key: 'hl7RejectUnknown',
+    flag: 'hl7-reject-unknown',
+    kind: 'bool',
+    default: false,
+    description: 'answer HL7 message types CareWire does not interpret with AR 200 instead of AA (stored either way)',
   },
 ];
 

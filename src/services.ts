@@ -19,6 +19,7 @@ import { ObservationService } from './clinical/observations.ts';
 import { PatientService } from './clinical/patients.ts';
 import { RecordService } from './clinical/records.ts';
 import type { Config } from './config.ts';
+import { Hl7MessageStore } from './hl7/message-store.ts';
 import { AlarmService } from './monitoring/alarm-service.ts';
 import { VitalsService } from './monitoring/vitals-service.ts';
 import type { Store } from './store/db.ts';
@@ -38,6 +39,8 @@ export interface Services {
   patients: PatientService;
   observations: ObservationService;
   careTeams: CareTeamService;
+  /** Received HL7 messages and their ACKs, searched by admins (the gateway writes them). */
+  hl7Messages: Hl7MessageStore;
   /** Manual records, versioned (records issue). */
   records: RecordService;
   /** Registered telemetry devices and their keys (telemetry issue). */
@@ -96,6 +99,7 @@ export async function createServices(config: Config, store: Store, bus: Bus): Pr
     patients: new PatientService(db, gate),
     observations: new ObservationService(db, gate),
     careTeams: new CareTeamService(db, gate),
+    hl7Messages: new Hl7MessageStore(db, gate),
     records: new RecordService(db, gate, new ObservationService(db, gate)),
     devices,
     vitals,

@@ -39,6 +39,8 @@ export type Action =
   | 'clinical:write'
   | 'alarm:ack'
   | 'audit:read'
+  /** Search the HL7 message store (raw messages and ACKs): interface troubleshooting by admins. */
+  | 'hl7:read'
   /** "Who accessed my record": the audit entries about one patient (the patient, auditors). */
   | 'access-log:read'
   | 'user:manage'
@@ -67,6 +69,7 @@ const ADMIN_ACTIONS: ReadonlySet<Action> = new Set([
   'patient:write',
   'patient:list',
   'patient:read',
+  'hl7:read',
 ]);
 const PATIENT_ACTIONS: ReadonlySet<Action> = new Set([
   'patient:list',

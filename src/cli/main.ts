@@ -8,6 +8,7 @@ import { registerAudit } from './audit.ts';
 import { registerDevice } from './device.ts';
 import { registerBench } from './bench.ts';
 import { registerClient } from './client.ts';
+import { registerHl7 } from './hl7.ts';
 import { registerServe } from './serve.ts';
 import { registerSimulate } from './simulate.ts';
 import { registerUsers } from './users.ts';
@@ -25,6 +26,7 @@ const registrations: Array<(p: Command) => void> = [
   registerSimulate,
   registerAudit,
   registerClient,
+  registerHl7,
 ];
 for (const register of registrations) register(program);
 

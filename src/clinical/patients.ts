@@ -3,10 +3,11 @@
  * passes the access policy and is audited via the AccessGate.
  */
 import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction, Updateable } from 'kysely';
 import type { Actor } from '../auth/policy.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import type { Db } from '../store/db.ts';
-import type { PatientsTable } from '../store/schema.ts';
+import type { Database, PatientsTable } from '../store/schema.ts';
 import type { AccessContext, AccessGate } from './access-gate.ts';
 
 export interface Patient {
@@ -29,6 +30,30 @@ export interface NewPatient {
   birthDate?: string | null | undefined;
   ward?: string | null | undefined;
   bed?: string | null | undefined;
+}
+
+/** One identifier of a patient as another system knows it (HL7 PID-3: CX value, type code, authority). */
+export interface PatientIdentifier {
+  value: string;
+  type?: string | undefined;
+  authority?: string | undefined;
+}
+
+/**
+ * Registry update keyed by MRN (HL7 ADT). Absent fields keep what is stored, `null` clears it; a
+ * new patient needs a name.
+ */
+export interface PatientUpsert {
+  mrn: string;
+  givenName?: string | undefined;
+  familyName?: string | undefined;
+  sex?: string | null | undefined;
+  birthDate?: string | null | undefined;
+  ward?: string | null | undefined;
+  bed?: string | null | undefined;
+  identifiers?: readonly PatientIdentifier[] | undefined;
+  admittedAt?: number | null | undefined;
+  dischargedAt?: number | null | undefined;
 }
 
 const SEXES = new Set(['male', 'female', 'other', 'unknown']);
@@ -131,5 +156,61 @@ export class PatientService {
     };
     await this.#db.insertInto('patients').values(row).execute();
     return toPatient(row);
+  }
+
+  /**
+   * Creates or updates the patient with this MRN inside the caller's transaction (a gateway's group
+   * commit, which audits per connection). No access check: for trusted writers only.
+   */
+  async upsertByMrnIn(
+    trx: Transaction<Database> | Kysely<Database>,
+    input: PatientUpsert,
+  ): Promise<{ id: string; created: boolean }> {
+    const mrn = input.mrn.trim();
+    if (!mrn || mrn.length > 64) throw badRequest('mrn: 1-64 characters');
+    if (input.sex && !SEXES.has(input.sex)) throw badRequest(`sex must be one of ${[...SEXES].join(', ')}`);
+    if (input.birthDate && !/^\d{4}-\d{2}-\d{2}$/.test(input.birthDate))
+      throw badRequest('birthDate: YYYY-MM-DD');
+    const set: Updateable<PatientsTable> = {};
+    if (input.givenName !== undefined) set.given_name = input.givenName.trim();
+    if (input.familyName !== undefined) set.family_name = input.familyName.trim();
+    if (input.sex !== undefined) set.sex = input.sex;
+    if (input.birthDate !== undefined) set.birth_date = input.birthDate;
+    if (input.ward !== undefined) set.ward = input.ward;
+    if (input.bed !== undefined) set.bed = input.bed;
+    if (input.identifiers !== undefined) set.identifiers = JSON.stringify(input.identifiers);
+    if (input.admittedAt !== undefined) set.admitted_at = input.admittedAt;
+    if (input.dischargedAt !== undefined) set.discharged_at = input.dischargedAt;
+    const now = Date.now();
+    const existing = await trx.selectFrom('patients').select('id').where('mrn', '=', mrn).executeTakeFirst();
+    if (existing) {
+      await trx
+        .updateTable('patients')
+        .set({ ...set, updated_at: now })
+        .where('id', '=', existing.id)
+        .execute();
+      return { id: existing.id, created: false };
+    }
+    if (!set.given_name && !set.family_name) throw badRequest('a patient needs a name');
+    const id = randomUUID();
+    await trx
+      .insertInto('patients')
+      .values({
+        id,
+        mrn,
+        given_name: set.given_name ?? '',
+        family_name: set.family_name ?? '',
+        sex: set.sex ?? null,
+        birth_date: set.birth_date ?? null,
+        ward: set.ward ?? null,
+        bed: set.bed ?? null,
+        identifiers: set.identifiers ?? null,
+        admitted_at: set.admitted_at ?? null,
+        discharged_at: set.discharged_at ?? null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    return { id, created: true };
   }
 }

@@ -29,6 +29,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { alarmsRoutes } from './routes/alarms.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
+import { hl7Routes } from './routes/hl7.ts';
 import { devicesRoutes } from './routes/devices.ts';
 import { patientRoutes } from './routes/patients.ts';
 import { recordsRoutes } from './routes/records.ts';
@@ -127,6 +128,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   patientRoutes(app, ctx);
   adminRoutes(app, ctx);
   auditRoutes(app, ctx);
+  hl7Routes(app, ctx);
   recordsRoutes(app, ctx);
   alarmsRoutes(app, ctx);
   vitalsRoutes(app, ctx);

@@ -15,6 +15,7 @@ export interface DemoDevice {
 export type DemoDeviceStarter = (app: RunningApp, accounts: readonly DemoAccount[]) => Promise<DemoDevice>;
 
 export const DEMO_DEVICES: DemoDeviceStarter[] = [
+  async (app, accounts) => (await import('../hl7/demo-sender.ts')).hl7DemoDevice(app, accounts),
   async (app) => (await import('./demo-monitors.ts')).startDemoMonitors(app),
 ];
 

@@ -1,0 +1,334 @@
+/**
+ * HL7 v2 over MLLP: 64 concurrent synchronous senders (each waits for its ACK before sending the
+ * next), ORU^R01 with 6 OBX (an IHE PCD-01 vitals result, original-mode acknowledgement), the
+ * senders in their own process. Messages per second and ACK latency (p50, p99) for:
+ *
+ *   - CareWire, durable ACK on SQLite (`carewire serve` in its own process: parse, store the raw
+ *     message, its ACK and 6 observations, fsync, then ACK),
+ *   - CareWire, durable ACK on PostgreSQL (127.0.0.1:5432, database `test`, a schema of its own),
+ *   - @medplum/hl7's Hl7Server answering AA with no storage at all (same senders, same messages).
+ *
+ *   npm run bench -- hl7                 full run (3 rounds of 8 s per target after a warm-up)
+ *   npm run bench -- hl7 --quick         a tiny run, used by the tests
+ *   npm run bench -- hl7 sqlite --cpu-prof   only the named targets; CPU profile of the server
+ *
+ * The same file is the sender process (`--role sender`) and the @medplum/hl7 server process
+ * (`--role medplum`), so the comparison uses one client for all three.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { MllpClient } from '../src/hl7/client.ts';
+import { DEMO_PATIENTS, demoVitals, vitalsOru } from '../src/hl7/demo-messages.ts';
+import { metric } from './lib/measure.ts';
+import type { BenchOptions, BenchResult, Metric } from './lib/types.ts';
+
+const BIN = path.resolve(import.meta.dirname, '../bin/carewire.js');
+const SELF = import.meta.filename;
+const PG_BASE_URL = process.env.CAREWIRE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const TARGETS = ['sqlite', 'postgres', 'medplum'] as const;
+type Target = (typeof TARGETS)[number];
+
+interface SenderReport {
+  messages: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  notAA: number;
+  errors: number;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+// ---------------------------------------------------------------- sender process
+
+async function senderMain(args: Map<string, string>): Promise<void> {
+  const port = Number(args.get('port'));
+  const connections = Number(args.get('connections') ?? 64);
+  const warmupMs = Number(args.get('warmup-ms') ?? 1000);
+  const measureMs = Number(args.get('measure-ms') ?? 5000);
+  const run = randomBytes(4).toString('hex');
+  const at = new Date();
+  const clients = await Promise.all(
+    Array.from({ length: connections }, () => MllpClient.connect({ host: '127.0.0.1', port })),
+  );
+  let measuring = false;
+  let stop = false;
+  const lat: number[] = [];
+  let notAA = 0;
+  let errors = 0;
+  let counted = 0;
+  const loop = async (c: MllpClient, i: number) => {
+    const p = DEMO_PATIENTS[i % DEMO_PATIENTS.length]!;
+    // The message with a placeholder control id, split once: each send only joins strings.
+    const parts = vitalsOru(p, '\u0000', demoVitals(i), at, { original: true }).split('\u0000');
+    let n = 0;
+    while (!stop) {
+      const id = `${run}-${i}-${n++}`;
+      const t0 = performance.now();
+      try {
+        const r = await c.send(parts.join(id));
+        if (measuring) {
+          lat.push(performance.now() - t0);
+          counted++;
+          if (r.code !== 'AA') notAA++;
+        }
+      } catch {
+        errors++;
+        return;
+      }
+    }
+  };
+  const loops = clients.map((c, i) => loop(c, i));
+  await new Promise((r) => setTimeout(r, warmupMs));
+  measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, measureMs));
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  stop = true;
+  await Promise.all(loops);
+  await Promise.all(clients.map((c) => c.close()));
+  const sorted = Float64Array.from(lat).sort();
+  const report: SenderReport = {
+    messages: counted,
+    seconds,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    notAA,
+    errors,
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+// ---------------------------------------------------------------- @medplum/hl7 server process
+
+async function medplumMain(): Promise<void> {
+  const { Hl7Server } = await import('@medplum/hl7');
+  const server = new Hl7Server((connection) => {
+    connection.addEventListener(
+      'message',
+      ({ message }: { message: { buildAck(): import('@medplum/core').Hl7Message } }) =>
+        connection.send(message.buildAck()),
+    );
+  });
+  server.start(0);
+  const net = server.server!;
+  if (!net.listening) await new Promise((r) => net.once('listening', r));
+  const addr = net.address() as { port: number };
+  process.stdout.write(`${JSON.stringify({ port: addr.port })}\n`);
+  process.on('SIGTERM', () => {
+    void server.stop({ forceDrainTimeoutMs: 100 }).then(() => process.exit(0));
+  });
+}
+
+// ---------------------------------------------------------------- orchestration
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        child.stdout!.off('data', onData);
+        resolve(buf.slice(0, nl));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`process exited (${code}) before reporting`)));
+  });
+}
+
+interface Server {
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startCarewire(target: 'sqlite' | 'postgres', cpuProf: string | undefined): Promise<Server> {
+  const data = mkdtempSync(path.join(tmpdir(), `cw-bench-hl7-${target}-`));
+  let dropSchema: (() => Promise<void>) | undefined;
+  const args = [
+    BIN,
+    'serve',
+    '--data',
+    data,
+    '--port',
+    '0',
+    '--hl7-port',
+    '0',
+    '--telemetry-port',
+    '0',
+    '--alarm-port',
+    '0',
+    '--log-level',
+    'warn',
+  ];
+  if (target === 'postgres') {
+    const schema = `cw_bench_${randomBytes(5).toString('hex')}`;
+    const c = new pg.Client({ connectionString: PG_BASE_URL });
+    await c.connect();
+    await c.query(`CREATE SCHEMA ${schema}`);
+    await c.end();
+    const url = new URL(PG_BASE_URL);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    args.push('--database-url', url.toString());
+    dropSchema = async () => {
+      const d = new pg.Client({ connectionString: PG_BASE_URL });
+      await d.connect();
+      await d.query(`DROP SCHEMA ${schema} CASCADE`);
+      await d.end();
+    };
+  }
+  const nodeArgs = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const portsFile = path.join(data, 'ports.json');
+  for (let i = 0; i < 400 && !existsSync(portsFile); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!existsSync(portsFile)) throw new Error(`carewire serve (${target}) did not start`);
+  const { hl7 } = JSON.parse(readFileSync(portsFile, 'utf8')) as { hl7: number };
+  return {
+    port: hl7,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      await dropSchema?.();
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startMedplum(): Promise<Server> {
+  const child = spawn(process.execPath, [SELF, '--role', 'medplum'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const { port } = JSON.parse(await firstLine(child)) as { port: number };
+  return {
+    port,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function runSender(port: number, connections: number, warmupMs: number, measureMs: number) {
+  const child = spawn(
+    process.execPath,
+    [
+      SELF,
+      '--role',
+      'sender',
+      '--port',
+      String(port),
+      '--connections',
+      String(connections),
+      '--warmup-ms',
+      String(warmupMs),
+      '--measure-ms',
+      String(measureMs),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return JSON.parse(await firstLine(child)) as SenderReport;
+}
+
+const LABEL: Record<Target, string> = {
+  sqlite: 'CareWire, durable ACK, SQLite',
+  postgres: 'CareWire, durable ACK, PostgreSQL',
+  medplum: '@medplum/hl7 Hl7Server, AA, no storage',
+};
+
+export async function run(opts: BenchOptions): Promise<BenchResult> {
+  const args = opts.args ?? [];
+  const chosen = TARGETS.filter((t) => args.includes(t));
+  const targets: readonly Target[] = chosen.length > 0 ? chosen : TARGETS;
+  const profIdx = args.indexOf('--cpu-prof');
+  const cpuProf = profIdx >= 0 ? path.resolve(args[profIdx + 1] ?? 'bench/results/hl7-prof') : undefined;
+  const connections = 64;
+  const rounds = opts.quick ? 1 : 3;
+  const warmupMs = opts.quick ? 200 : 2000;
+  const measureMs = opts.quick ? 500 : 8000;
+  const metrics: Metric[] = [];
+  const rows: Array<Array<string | number>> = [];
+  const details: Record<string, unknown> = { connections, rounds, measureMs, loadBefore: loadavg() };
+  for (const target of targets) {
+    const server = target === 'medplum' ? await startMedplum() : await startCarewire(target, cpuProf);
+    const reports: SenderReport[] = [];
+    try {
+      for (let r = 0; r < rounds; r++) {
+        reports.push(await runSender(server.port, connections, r === 0 ? warmupMs * 2 : warmupMs, measureMs));
+      }
+    } finally {
+      await server.stop();
+    }
+    const bad = reports.reduce((a, r) => a + r.errors + r.notAA, 0);
+    if (bad > 0) throw new Error(`${target}: ${bad} messages failed or were not answered AA`);
+    const rate = metric(
+      `${target} msg/s`,
+      'msg/s',
+      reports.map((r) => r.messages / r.seconds),
+      'higher',
+    );
+    const p50 = metric(
+      `${target} ACK p50`,
+      'ms',
+      reports.map((r) => r.p50),
+    );
+    const p99 = metric(
+      `${target} ACK p99`,
+      'ms',
+      reports.map((r) => r.p99),
+    );
+    metrics.push(rate, p50, p99);
+    rows.push([
+      LABEL[target],
+      Math.round(rate.median).toLocaleString('en-US'),
+      p50.median.toFixed(2),
+      p99.median.toFixed(2),
+      `${Math.round(rate.spread * 100)}%`,
+    ]);
+    details[target] = reports;
+  }
+  details.loadAfter = loadavg();
+  return {
+    title: 'HL7 v2 over MLLP',
+    description:
+      `${connections} synchronous senders (one process) send ORU^R01 with 6 OBX and wait for each ACK; ` +
+      `median of ${rounds} rounds of ${measureMs / 1000} s. CareWire ACKs only after the raw message, ` +
+      'its ACK and its observations are committed (SQLite: WAL, synchronous=FULL).',
+    metrics,
+    tables: [
+      {
+        title: `HL7 MLLP, ${connections} synchronous senders, ORU^R01 with 6 OBX`,
+        columns: ['server', 'msg/s', 'ACK p50 ms', 'ACK p99 ms', 'spread'],
+        rows,
+      },
+    ],
+    details,
+  };
+}
+
+if (import.meta.main) {
+  const argv = process.argv.slice(2);
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i]!.startsWith('--') && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) {
+      args.set(argv[i]!.slice(2), argv[++i]!);
+    }
+  }
+  const role = args.get('role');
+  if (role === 'sender') await senderMain(args);
+  else if (role === 'medplum') await medplumMain();
+  else {
+    const r = await run({ quick: argv.includes('--quick'), args: argv });
+    process.stdout.write(`${JSON.stringify(r.tables, null, 2)}\n`);
+  }
+}

@@ -1,0 +1,383 @@
+// Receiving one HL7 message durably: parse, interpret, build the acknowledgement, and commit the raw
+// message, its ACK and everything derived from it (registry update, observations) in one group
+// commit. The promise `receive` returns settles only after that commit, so the gateway writes the
+// ACK only for durable data. A message seen before (same MSH-3 + MSH-10) is answered with the ACK
+// stored for it and not stored again.
+
+import { type Buffer, isUtf8 } from 'node:buffer';
+import type { Insertable, Transaction } from 'kysely';
+import type { NewObservation, ObservationService } from '../clinical/observations.ts';
+import type { PatientService } from '../clinical/patients.ts';
+import type { Store } from '../store/db.ts';
+import { type GroupCommitOptions, GroupCommitter } from '../store/group-commit.ts';
+import type { Database, Hl7MessagesTable } from '../store/schema.ts';
+import { type AckPlan, buildAcks, type Hl7Outcome, type OriginalAckCode, planAcks } from './ack.ts';
+import { ASCII, type Hl7Charset } from './charset.ts';
+import type { Hl7ErrorDetail } from './errors.ts';
+import { dedupKey, type Hl7Hd, type Hl7HeaderInfo } from './header.ts';
+import { type Interpretation, interpretMessage } from './interpret.ts';
+import type { Hl7Message } from './message.ts';
+import { frame } from './mllp.ts';
+import { tryParseHl7 } from './parse.ts';
+import { createPgOps, createSqliteOps } from './store-ops.ts';
+
+/** Separates the ACK payloads of one message in the stored `ack` text (FS never occurs inside one). */
+export const ACK_SEPARATOR = '\u001c';
+
+export type MessageRow = Omit<Insertable<Hl7MessagesTable>, 'id'>;
+
+/** A message ready to commit: its row, what to apply, and the ACK frames to send once durable. */
+export interface PreparedMessage {
+  row: MessageRow;
+  work: Interpretation | undefined;
+  charset: Hl7Charset;
+  frames: Buffer[];
+}
+
+export interface IngestResult {
+  /** Framed acknowledgements to write, in order (none for NE/NE). */
+  frames: Buffer[];
+  /** MSA-1 of the (application) outcome. */
+  code: OriginalAckCode;
+  /** Answered from the store: the same MSH-3 + MSH-10 was received before. */
+  duplicate: boolean;
+  /** Row id in hl7_messages, or undefined when the message could not be stored. */
+  id: number | undefined;
+}
+
+/** What is stored for a message key: its row id, the ACK text sent and the outcome code. */
+export interface StoredAck {
+  id: number;
+  ack: string;
+  code: string;
+}
+
+export interface Hl7IngestOptions {
+  /** Answer types CareWire does not interpret with AR 200/201 instead of AA (they are stored either way). */
+  rejectUnknownTypes?: boolean;
+  groupCommit: GroupCommitOptions;
+}
+
+export interface IngestDeps {
+  store: Store;
+  patients: PatientService;
+  observations: ObservationService;
+}
+
+/** Database operations of one batch; SQLite uses raw prepared statements, PostgreSQL Kysely. */
+export interface IngestOps {
+  /** Stored id and ACK of the keys already present. */
+  findStored(trx: Transaction<Database>, keys: string[]): Promise<Map<string, StoredAck>>;
+  findPatients(trx: Transaction<Database>, mrns: string[]): Promise<Map<string, string>>;
+  /** Inserts rows; each result is the new id, or undefined when its dedup key already existed. */
+  insertMessages(trx: Transaction<Database>, rows: MessageRow[]): Promise<Array<number | undefined>>;
+  insertObservations(trx: Transaction<Database>, list: NewObservation[]): Promise<void>;
+}
+
+const SELF = { application: 'CAREWIRE' };
+
+function hdText(hd: Hl7Hd | undefined): string {
+  if (!hd) return '';
+  if (hd.universalId === '' && hd.universalIdType === '') return hd.namespaceId;
+  return `${hd.namespaceId}^${hd.universalId}^${hd.universalIdType}`;
+}
+
+function decodeLoosely(bytes: Buffer): string {
+  return isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1');
+}
+
+function describe(errors: readonly Hl7ErrorDetail[]): string | null {
+  return errors.length === 0 ? null : errors.map((e) => `${e.code} ${e.message}`).join('; ');
+}
+
+/** The ACK payload texts and framed bytes for a plan. */
+function acksFor(
+  source: Hl7Message | Hl7HeaderInfo | undefined,
+  plan: AckPlan,
+  errors: readonly Hl7ErrorDetail[],
+): { text: string; frames: Buffer[] } {
+  const acks = buildAcks(source, plan, { errors, self: SELF });
+  const texts: string[] = [];
+  const frames: Buffer[] = [];
+  for (const m of [acks.accept, acks.application]) {
+    if (!m) continue;
+    texts.push(m.toString());
+    frames.push(frame(m.toBuffer()));
+  }
+  return { text: texts.join(ACK_SEPARATOR), frames };
+}
+
+/**
+ * Parses and interprets one frame and builds its ACK (pure; nothing stored yet). Exposed for the
+ * tests and for callers that store by other means.
+ */
+export function prepareMessage(
+  bytes: Buffer,
+  receivedAt: number,
+  opts: { rejectUnknownTypes?: boolean } = {},
+): PreparedMessage {
+  const parsed = tryParseHl7(bytes);
+  if (!parsed.ok) {
+    const e = parsed.error;
+    const h = e.header;
+    const errors = [e.toDetail()];
+    const plan = planAcks(h, { accept: e.outcome });
+    const { text, frames } = acksFor(h, plan, errors);
+    return {
+      row: {
+        // Not accepted: no key, so a corrected resend with the same MSH-10 is processed.
+        dedup_key: null,
+        control_id: h?.controlId ?? '',
+        sending_app: hdText(h?.sendingApplication),
+        sending_facility: hdText(h?.sendingFacility),
+        message_type: h?.messageType ?? '',
+        trigger_event: h?.triggerEvent ?? '',
+        version: h?.version ?? '',
+        received_at: receivedAt,
+        raw: decodeLoosely(bytes),
+        ack: text,
+        ack_code: e.outcome === 'reject' ? 'AR' : 'AE',
+        patient_id: null,
+        error: describe(errors),
+      },
+      work: undefined,
+      charset: ASCII,
+      frames,
+    };
+  }
+  const msg = parsed.message;
+  const h = msg.header;
+  let work: Interpretation | undefined = interpretMessage(msg, receivedAt);
+  let outcome: Hl7Outcome = 'ok';
+  let errors: Hl7ErrorDetail[] = [];
+  if (work.kind === 'error') {
+    outcome = 'error';
+    errors = work.errors;
+    work = undefined;
+  } else if (work.kind === 'unknown') {
+    if (opts.rejectUnknownTypes) {
+      outcome = 'reject';
+      const knownType = h.messageType === 'ADT' || h.messageType === 'ORU';
+      errors = [
+        {
+          code: knownType ? '201' : '200',
+          severity: 'E',
+          location: { segment: 'MSH', sequence: 1, field: 9, component: knownType ? 2 : 1 },
+          message: `${h.messageType}^${h.triggerEvent} is not a message ${knownType ? 'event' : 'type'} CareWire interprets`,
+        },
+      ];
+    }
+    work = undefined;
+  }
+  const plan = planAcks(h, { accept: 'ok', application: outcome });
+  const { text, frames } = acksFor(msg, plan, errors);
+  return {
+    row: {
+      dedup_key: dedupKey(h),
+      control_id: h.controlId,
+      sending_app: hdText(h.sendingApplication),
+      sending_facility: hdText(h.sendingFacility),
+      message_type: h.messageType,
+      trigger_event: h.triggerEvent,
+      version: h.version,
+      received_at: receivedAt,
+      raw: msg.charset.decode(bytes),
+      ack: text,
+      ack_code: outcome === 'ok' ? 'AA' : outcome === 'error' ? 'AE' : 'AR',
+      patient_id: null,
+      error: describe(errors),
+    },
+    work,
+    charset: msg.charset,
+    frames,
+  };
+}
+
+/** Turns a stored ACK text back into frames (a duplicate is answered byte for byte as before). */
+export function framesOf(ack: string, charset: Hl7Charset): Buffer[] {
+  if (ack === '') return [];
+  return ack.split(ACK_SEPARATOR).map((t) => frame(charset.encode(t)));
+}
+
+/** What `apply` found about each item of a batch. */
+interface Applied {
+  id: number;
+  ack: string;
+  code: string;
+  duplicate: boolean;
+}
+
+export class Hl7Ingest {
+  readonly #committer: GroupCommitter<PreparedMessage, Applied>;
+  readonly #opts: Hl7IngestOptions;
+  readonly #deps: IngestDeps;
+  readonly #ops: IngestOps;
+  /** Counters for metrics and the connection audit. */
+  readonly stats = { received: 0, stored: 0, duplicates: 0, failed: 0 };
+
+  constructor(deps: IngestDeps, opts: Hl7IngestOptions) {
+    this.#deps = deps;
+    this.#opts = opts;
+    this.#ops = deps.store.engine === 'sqlite' ? createSqliteOps(deps.store) : createPgOps(deps.observations);
+    this.#committer = new GroupCommitter<PreparedMessage, Applied>(
+      deps.store.db,
+      (trx, items) => this.#apply(trx, items),
+      opts.groupCommit,
+    );
+  }
+
+  get committer(): GroupCommitter<PreparedMessage, Applied> {
+    return this.#committer;
+  }
+
+  /**
+   * Receives one frame. Resolves after the commit with the frames to answer; never rejects for bad
+   * input (that is an AE/AR), only when the store refuses even the raw message (then nothing was
+   * stored and the caller answers AR or drops the connection).
+   */
+  async receive(bytes: Buffer, receivedAt = Date.now()): Promise<IngestResult> {
+    this.stats.received++;
+    const prepared = prepareMessage(bytes, receivedAt, this.#opts);
+    let applied: Applied;
+    try {
+      applied = await this.#committer.submit(prepared);
+    } catch (err) {
+      if (prepared.work === undefined) throw err;
+      // Applying the content failed (it was retried alone, so it is this message): keep the raw
+      // message with an AE 207 so the failure is visible and a resend is answered the same way.
+      this.stats.failed++;
+      const h = tryParseHl7(bytes);
+      const errors: Hl7ErrorDetail[] = [
+        { code: '207', severity: 'E', message: `could not apply the message: ${errText(err)}` },
+      ];
+      const plan = planAcks(h.ok ? h.message.header : undefined, { accept: 'ok', application: 'error' });
+      const { text, frames } = acksFor(h.ok ? h.message : undefined, plan, errors);
+      const fallback: PreparedMessage = {
+        row: { ...prepared.row, ack: text, ack_code: 'AE', error: describe(errors) },
+        work: undefined,
+        charset: prepared.charset,
+        frames,
+      };
+      applied = await this.#committer.submit(fallback);
+      return this.#result(fallback, applied);
+    }
+    return this.#result(prepared, applied);
+  }
+
+  #result(p: PreparedMessage, a: Applied): IngestResult {
+    if (a.duplicate) {
+      this.stats.duplicates++;
+      return {
+        frames: framesOf(a.ack, p.charset),
+        code: a.code as OriginalAckCode,
+        duplicate: true,
+        id: a.id,
+      };
+    }
+    this.stats.stored++;
+    return { frames: p.frames, code: p.row.ack_code as OriginalAckCode, duplicate: false, id: a.id };
+  }
+
+  async #apply(trx: Transaction<Database>, items: readonly PreparedMessage[]): Promise<Applied[]> {
+    const ops = this.#ops;
+    const out: Array<Applied | undefined> = new Array(items.length);
+    // 1. Duplicates: of a stored message, or of an earlier item in this same batch.
+    const keys: string[] = [];
+    for (const p of items) if (p.row.dedup_key) keys.push(p.row.dedup_key);
+    const stored = keys.length > 0 ? await ops.findStored(trx, keys) : new Map();
+    const firstInBatch = new Map<string, number>();
+    const fresh: number[] = [];
+    const dupOfBatch: Array<[number, number]> = [];
+    for (let i = 0; i < items.length; i++) {
+      const key = items[i]!.row.dedup_key;
+      if (key) {
+        const s = stored.get(key);
+        if (s) {
+          out[i] = { ...s, duplicate: true };
+          continue;
+        }
+        const first = firstInBatch.get(key);
+        if (first !== undefined) {
+          dupOfBatch.push([i, first]);
+          continue;
+        }
+        firstInBatch.set(key, i);
+      }
+      fresh.push(i);
+    }
+    // 2. Patients: registry updates in arrival order; result patients by MRN, created when unknown.
+    const patientIds = new Map<number, string>();
+    const mrns: string[] = [];
+    for (const i of fresh) {
+      const w = items[i]!.work;
+      if (w?.kind === 'oru') mrns.push(w.mrn);
+    }
+    const known = mrns.length > 0 ? await ops.findPatients(trx, mrns) : new Map<string, string>();
+    for (const i of fresh) {
+      const w = items[i]!.work;
+      if (w?.kind === 'adt') {
+        const { id } = await this.#deps.patients.upsertByMrnIn(trx, w.patient);
+        known.set(w.patient.mrn, id);
+        patientIds.set(i, id);
+      } else if (w?.kind === 'oru') {
+        let id = known.get(w.mrn);
+        if (id === undefined) {
+          id = (await this.#deps.patients.upsertByMrnIn(trx, w.newPatient)).id;
+          known.set(w.mrn, id);
+        }
+        patientIds.set(i, id);
+      }
+    }
+    // 3. The raw messages with their ACKs.
+    const rows = fresh.map((i) => {
+      const row = items[i]!.row;
+      const pid = patientIds.get(i);
+      return pid === undefined ? row : { ...row, patient_id: pid };
+    });
+    const ids = rows.length > 0 ? await ops.insertMessages(trx, rows) : [];
+    const lost: string[] = [];
+    const obs: NewObservation[] = [];
+    for (let k = 0; k < fresh.length; k++) {
+      const i = fresh[k]!;
+      const id = ids[k];
+      const p = items[i]!;
+      if (id === undefined) {
+        // Another node stored the same key between our look-up and insert.
+        lost.push(p.row.dedup_key!);
+        continue;
+      }
+      out[i] = { id, ack: p.row.ack, code: p.row.ack_code, duplicate: false };
+      const w = p.work;
+      if (w?.kind === 'oru') {
+        const patientId = patientIds.get(i)!;
+        const ref = String(id);
+        for (const d of w.observations) obs.push({ ...d, patientId, sourceRef: ref });
+      }
+    }
+    if (lost.length > 0) {
+      const again = await ops.findStored(trx, lost);
+      for (const i of fresh) {
+        if (out[i]) continue;
+        const s = again.get(items[i]!.row.dedup_key!);
+        if (!s) throw new Error('hl7_messages: insert conflicted but no stored row was found');
+        out[i] = { ...s, duplicate: true };
+      }
+    }
+    // 4. Observations of the stored results.
+    if (obs.length > 0) await ops.insertObservations(trx, obs);
+    for (const [i, first] of dupOfBatch) {
+      const f = out[first]!;
+      out[i] = { ...f, duplicate: true };
+    }
+    return out as Applied[];
+  }
+
+  /** Commits everything queued and refuses new messages. */
+  async close(): Promise<void> {
+    await this.#committer.close();
+  }
+}
+
+function errText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 200);
+}
