@@ -21,6 +21,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
+import { FHIR_PREFIX } from '../fhir/constants.ts';
+import { sendOperationOutcome } from '../fhir/outcome.ts';
 import type { Services } from '../services.ts';
 import { cookieNames, makeAuthenticate } from './auth-hook.ts';
 import type { HttpContext } from './context.ts';
@@ -29,8 +31,8 @@ import { adminRoutes } from './routes/admin.ts';
 import { alarmsRoutes } from './routes/alarms.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
-import { hl7Routes } from './routes/hl7.ts';
 import { devicesRoutes } from './routes/devices.ts';
+import { fhirRoutes } from './routes/fhir.ts';
 import { patientRoutes } from './routes/patients.ts';
 import { recordsRoutes } from './routes/records.ts';
 import { vitalsRoutes } from './routes/vitals.ts';
@@ -128,7 +130,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   patientRoutes(app, ctx);
   adminRoutes(app, ctx);
   auditRoutes(app, ctx);
-  hl7Routes(app, ctx);
+  fhirRoutes(app, ctx);
   recordsRoutes(app, ctx);
   alarmsRoutes(app, ctx);
   vitalsRoutes(app, ctx);
@@ -162,6 +164,8 @@ function sendError(err: FastifyError | AppError, req: FastifyRequest, reply: Fas
     detail = 'internal error';
     req.log.error({ err }, 'request failed');
   }
+  // FHIR clients expect OperationOutcome, not problem+json.
+  if (req.url.startsWith(FHIR_PREFIX)) return sendOperationOutcome(reply, status, code, detail);
   const problem = {
     type: `https://carewire.dev/problems/${code}`,
     title: code,

@@ -31,12 +31,8 @@ export interface PatientsTable {
   bed: string | null;
   created_at: number;
   updated_at: number;
-  /** JSON list of `{ value, type, authority }` from HL7 PID-3 (0003_hl7). */
-  identifiers?: string | null;
-  /** Latest admission (HL7 ADT, 0003_hl7), ms. */
-  admitted_at?: number | null;
-  /** Discharge after that admission (HL7 ADT^A03), ms. */
-  discharged_at?: number | null;
+  /** FHIR meta.versionId: bumped by a trigger on every UPDATE (0006_fhir). */
+  version?: number;
 }
 
 export interface CareTeamTable {
@@ -159,6 +155,8 @@ export interface ObservationsTable {
   source: string;
   /** e.g. the HL7 message's id, the device id. */
   source_ref: string | null;
+  /** `system|value` of the identifier a FHIR client gave (conditional create; 0006_fhir). */
+  identifier?: string | null;
 }
 
 export interface DevicesTable {
@@ -244,28 +242,6 @@ export interface News2SettingsTable {
   updated_by: string | null;
 }
 
-export interface Hl7MessagesTable {
-  id: Generated<number>;
-  /** MSH-3 + MSH-10 (see dedupKey); NULL for messages refused before they could be accepted. */
-  dedup_key: string | null;
-  control_id: string;
-  sending_app: string;
-  sending_facility: string;
-  message_type: string;
-  trigger_event: string;
-  version: string;
-  received_at: number;
-  /** The message text as received (decoded in its MSH-18 character set). */
-  raw: string;
-  /** The acknowledgement(s) sent, as framed payloads joined by FS (0x1C); '' when none was asked for. */
-  ack: string;
-  /** AA, AE or AR: the processing outcome (also when enhanced mode sent only a CA or nothing). */
-  ack_code: string;
-  patient_id: string | null;
-  /** Why the message was refused or failed, for the people who fix interfaces. */
-  error: string | null;
-}
-
 export interface Database {
   users: UsersTable;
   patients: PatientsTable;
@@ -279,7 +255,6 @@ export interface Database {
   audit_patient_refs: AuditPatientRefsTable;
   records: RecordsTable;
   observations: ObservationsTable;
-  hl7_messages: Hl7MessagesTable;
   devices: DevicesTable;
   vital_samples: VitalSamplesTable;
   device_sequences: DeviceSequencesTable;
