@@ -132,7 +132,7 @@ export class FhirClient {
   /** POSTs a transaction or batch Bundle to the server's base. */
   async bundle(b: Bundle): Promise<Bundle> {
     const r = await this.request<Bundle>('POST', '', b);
-    if (!r.body || r.body.resourceType !== 'Bundle')
+    if (r.body?.resourceType !== 'Bundle')
       throw new FhirHttpError(r.status, 'the server did not answer with a Bundle');
     return r.body;
   }

@@ -470,7 +470,9 @@ describe.each(ENGINES)('FHIR R4 server on %s', (engine) => {
     ).toBe(true);
     const search = ev.filter((e) => e.type === 'observation.search').at(-1)!;
     expect(search.source).toBe('fhir');
-    expect((search.detail?.patientIds as string[]).sort()).toEqual([w.patients.own, w.patients.team].sort());
+    expect([...((search.detail?.patientIds ?? []) as string[])].sort()).toEqual(
+      [w.patients.own, w.patients.team].sort(),
+    );
   });
 
   it('serves alarms as Flags searchable by patient and status', async () => {
