@@ -4,7 +4,7 @@
  * last run's plot to bench/results/transport.svg and .png.
  *
  *   npm run bench -- transport [--runs N] [--messages N] [--sizes 64,1024] [--protocols udp,tcp]
- *                              [--pin split|same|off] [--no-sockperf]
+ *                              [--pin off|split|same] [--no-sockperf]
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +16,7 @@ import {
   parseSizes,
   type TransportBenchOptions,
 } from '../src/transport-bench/options.ts';
-import type { PinMode } from '../src/transport-bench/pinning.ts';
+import { PIN_MODES, type PinMode } from '../src/transport-bench/pinning.ts';
 import { writePlots } from '../src/transport-bench/plot.ts';
 import {
   formatBytes,
@@ -43,8 +43,8 @@ function options(opts: BenchOptions): { runs: number; bench: TransportBenchOptio
     },
     strict: true,
   });
-  const pin = (values.pin ?? 'split') as PinMode;
-  if (!['split', 'same', 'off'].includes(pin)) throw new Error(`--pin must be split, same or off`);
+  const pin = (values.pin ?? 'off') as PinMode;
+  if (!PIN_MODES.includes(pin)) throw new Error(`--pin must be one of ${PIN_MODES.join(', ')}`);
   const messages = values.messages ? parseCount(values.messages, '--messages') : opts.quick ? 50 : 2000;
   const over: Partial<TransportBenchOptions> = {
     messages,

@@ -14,7 +14,7 @@ interface TransportFlags {
   plot: string;
   peer?: string;
   peerPort: string;
-  pin: 'split' | 'same' | 'off';
+  pin: 'off' | 'split' | 'same';
   sockperf: boolean;
   sweep: boolean;
   progress: boolean;
@@ -123,9 +123,12 @@ export function registerBench(program: Command): void {
     .option('--peer <host>', 'measure against `carewire bench serve` on this host instead of a local process')
     .option('--peer-port <port>', 'control port of the remote bench server', '7870')
     .addOption(
-      new Option('--pin <mode>', 'local runs: client and server on separate cores, one core, or unpinned')
-        .choices(['split', 'same', 'off'])
-        .default('split'),
+      new Option(
+        '--pin <mode>',
+        'local runs: unpinned (default), client and server on separate cores, or both on one core',
+      )
+        .choices(['off', 'split', 'same'])
+        .default('off'),
     )
     .option('--no-sockperf', 'do not run sockperf even if it is installed')
     .option('--no-sweep', 'skip UDP at rising rates')

@@ -113,9 +113,9 @@ export function pingPong(spec: PingPongSpec): Promise<PingPongRun> {
       return udpPingPong(spec);
     case 'tcp':
     case 'tcp-nagle':
-      return streamPingPong(spec, connectTcp(spec));
+      return streamPingPong(spec, connectTcp);
     case 'tls':
-      return streamPingPong(spec, connectTls(spec));
+      return streamPingPong(spec, connectTls);
     case 'ws':
       return wsPingPong(spec);
     case 'http':
@@ -161,9 +161,29 @@ function udpPingPong(spec: PingPongSpec): Promise<PingPongRun> {
   });
 }
 
-function connectTcp(spec: PingPongSpec): Promise<net.Socket> {
+/** Receives the length of each chunk that arrived; the bytes themselves are never looked at. */
+type OnChunk = (bytes: number) => void;
+
+/**
+ * TCP through `onread`: the socket reads into one buffer we own and calls back with the byte
+ * count, skipping the Readable stream machinery and a fresh Buffer per read. Measured on the
+ * 2-core VM: about 4 µs less per round trip than a 'data' listener.
+ */
+function connectTcp(spec: PingPongSpec, onChunk: OnChunk): Promise<net.Socket> {
+  const buffer = Buffer.allocUnsafe(64 * 1024);
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: spec.host, port: spec.info.ports.tcp, noDelay: spec.protocol === 'tcp' });
+    const s = net.connect({
+      host: spec.host,
+      port: spec.info.ports.tcp,
+      noDelay: spec.protocol === 'tcp',
+      onread: {
+        buffer,
+        callback: (n) => {
+          onChunk(n);
+          return true;
+        },
+      },
+    });
     s.once('error', reject);
     s.once('connect', () => {
       s.off('error', reject);
@@ -195,20 +215,23 @@ export function tlsOptions(spec: { host: string; info: ServerInfo }): tls.Connec
   };
 }
 
-function connectTls(spec: PingPongSpec): Promise<net.Socket> {
+function connectTls(spec: PingPongSpec, onChunk: OnChunk): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = tls.connect(tlsOptions(spec));
     s.once('error', reject);
     s.once('secureConnect', () => {
       s.off('error', reject);
       s.setNoDelay(true);
+      s.on('data', (d: Buffer) => onChunk(d.length));
       resolve(s);
     });
   });
 }
 
-async function streamPingPong(spec: PingPongSpec, connecting: Promise<net.Socket>): Promise<PingPongRun> {
-  const s = await connecting;
+async function streamPingPong(
+  spec: PingPongSpec,
+  connect: (spec: PingPongSpec, onChunk: OnChunk) => Promise<net.Socket>,
+): Promise<PingPongRun> {
   const buf = payload(spec.size);
   // The Nagle demo writes a small header then the rest: the write-write-read pattern that meets
   // the peer's delayed ACK. Both parts are views into one buffer, so no copy per message.
@@ -217,38 +240,41 @@ async function streamPingPong(spec: PingPongSpec, connecting: Promise<net.Socket
   const tail = buf.subarray(split);
   const rt = new RoundTrips(spec);
   let got = 0;
+  let socket: net.Socket | null = null;
+  let settle: ((err: Error | null) => void) | null = null;
+  const send = (s: net.Socket): void => {
+    got = 0;
+    rt.markSent();
+    if (split > 0) {
+      s.write(head);
+      s.write(tail);
+    } else {
+      s.write(buf);
+    }
+  };
+  const onChunk = (n: number): void => {
+    got += n;
+    if (got < spec.size || !socket || !settle) return;
+    if (got > spec.size) settle(new Error(`${spec.protocol} echo returned ${got} bytes for ${spec.size}`));
+    else if (rt.replied()) send(socket);
+    else settle(null);
+  };
+  const s = await connect(spec, onChunk);
+  socket = s;
   return await new Promise((resolve, reject) => {
-    const send = (): void => {
-      got = 0;
-      rt.markSent();
-      if (split > 0) {
-        s.write(head);
-        s.write(tail);
-      } else {
-        s.write(buf);
-      }
-    };
+    const guard = stallGuard(rt, spec.stallTimeoutMs ?? 10_000, () =>
+      done(new Error(`${spec.protocol} echo stalled`)),
+    );
     const done = (err: Error | null): void => {
+      settle = null;
       clearInterval(guard);
       s.destroy();
       if (err) reject(err);
       else resolve(rt.finish(0));
     };
-    const guard = stallGuard(rt, spec.stallTimeoutMs ?? 10_000, () =>
-      done(new Error(`${spec.protocol} echo stalled`)),
-    );
-    s.on('data', (d: Buffer) => {
-      got += d.length;
-      if (got < spec.size) return;
-      if (got > spec.size) {
-        done(new Error(`${spec.protocol} echo returned ${got} bytes for ${spec.size}`));
-        return;
-      }
-      if (rt.replied()) send();
-      else done(null);
-    });
+    settle = done;
     s.on('error', (err) => done(err));
-    send();
+    send(s);
   });
 }
 
