@@ -50,8 +50,9 @@ export class RawPeer {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const found = this.events.filter((e) => e.ok && e.frame.type === type);
-      if (found.length >= n)
-        return (found[n - 1] as { frame: Extract<AlarmChannelFrame, { type: T }> }).frame;
+      const hit = found[n - 1];
+      // The filter above kept only decoded frames of this type.
+      if (hit?.ok) return hit.frame as Extract<AlarmChannelFrame, { type: T }>;
       if (this.closed) throw new Error(`closed before ${type} #${n}`);
       if (Date.now() > end) throw new Error(`timed out waiting for ${type} #${n}`);
       await new Promise<void>((resolve) => {
