@@ -41,6 +41,8 @@ export type Action =
   | 'clinical:import'
   | 'alarm:ack'
   | 'audit:read'
+  /** Search the HL7 message store (raw messages and ACKs): interface troubleshooting by admins. */
+  | 'hl7:read'
   /** "Who accessed my record": the audit entries about one patient (the patient, auditors). */
   | 'access-log:read'
   | 'user:manage'
@@ -69,6 +71,7 @@ const ADMIN_ACTIONS: ReadonlySet<Action> = new Set([
   'patient:write',
   'patient:list',
   'patient:read',
+  'hl7:read',
   'clinical:import',
 ]);
 const PATIENT_ACTIONS: ReadonlySet<Action> = new Set([

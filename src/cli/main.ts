@@ -9,6 +9,7 @@ import { registerDevice } from './device.ts';
 import { registerFhir } from './fhir.ts';
 import { registerBench } from './bench.ts';
 import { registerClient } from './client.ts';
+import { registerHl7 } from './hl7.ts';
 import { registerServe } from './serve.ts';
 import { registerSimulate } from './simulate.ts';
 import { registerUsers } from './users.ts';
@@ -27,6 +28,7 @@ const registrations: Array<(p: Command) => void> = [
   registerFhir,
   registerAudit,
   registerClient,
+  registerHl7,
 ];
 for (const register of registrations) register(program);
 

@@ -20,6 +20,7 @@ const ACTION_CODE: Record<Action, AuditEvent['action']> = {
   'clinical:import': 'C',
   'alarm:ack': 'U',
   'audit:read': 'R',
+  'hl7:read': 'R',
   'access-log:read': 'R',
   'user:manage': 'U',
   'device:manage': 'U',

@@ -33,6 +33,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { devicesRoutes } from './routes/devices.ts';
 import { fhirRoutes } from './routes/fhir.ts';
+import { hl7Routes } from './routes/hl7.ts';
 import { patientRoutes } from './routes/patients.ts';
 import { recordsRoutes } from './routes/records.ts';
 import { vitalsRoutes } from './routes/vitals.ts';
@@ -130,6 +131,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   patientRoutes(app, ctx);
   adminRoutes(app, ctx);
   auditRoutes(app, ctx);
+  hl7Routes(app, ctx);
   fhirRoutes(app, ctx);
   recordsRoutes(app, ctx);
   alarmsRoutes(app, ctx);

@@ -242,6 +242,28 @@ export interface News2SettingsTable {
   updated_by: string | null;
 }
 
+export interface Hl7MessagesTable {
+  id: Generated<number>;
+  /** MSH-3 + MSH-10 (see dedupKey); NULL for messages refused before they could be accepted. */
+  dedup_key: string | null;
+  control_id: string;
+  sending_app: string;
+  sending_facility: string;
+  message_type: string;
+  trigger_event: string;
+  version: string;
+  received_at: number;
+  /** The message text as received (decoded in its MSH-18 character set). */
+  raw: string;
+  /** The acknowledgement(s) sent, as framed payloads joined by FS (0x1C); '' when none was asked for. */
+  ack: string;
+  /** AA, AE or AR: the processing outcome (also when enhanced mode sent only a CA or nothing). */
+  ack_code: string;
+  patient_id: string | null;
+  /** Why the message was refused or failed, for the people who fix interfaces. */
+  error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   patients: PatientsTable;
@@ -255,6 +277,7 @@ export interface Database {
   audit_patient_refs: AuditPatientRefsTable;
   records: RecordsTable;
   observations: ObservationsTable;
+  hl7_messages: Hl7MessagesTable;
   devices: DevicesTable;
   vital_samples: VitalSamplesTable;
   device_sequences: DeviceSequencesTable;
