@@ -14,6 +14,7 @@ import { GATEWAYS, type Gateway } from './gateways.ts';
 import { createRegistry } from './http/metrics.ts';
 import { buildHttpServer } from './http/server.ts';
 import { loadTls } from './http/tls.ts';
+import { attachRealtime, type Realtime } from './realtime/server.ts';
 import { createServices, type Services } from './services.ts';
 import { openStore } from './store/db.ts';
 
@@ -24,6 +25,8 @@ export interface RunningApp {
   config: Config;
   services: Services;
   http: FastifyInstance;
+  /** Socket.IO on the HTTP server's port (src/realtime/). */
+  realtime: Realtime;
   ports: Ports;
   /** Base URL of the web app and API. */
   url: string;
@@ -43,6 +46,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const services = await createServices(config, store, await createBus(config.redisUrl));
   let ready = false;
   let http: FastifyInstance | undefined;
+  let realtime: Realtime | undefined;
   const gateways: Gateway[] = [];
   try {
     if (opts.beforeListen) await opts.beforeListen(services);
@@ -56,6 +60,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       tls,
       isReady: () => ready,
     });
+    realtime = await attachRealtime({ server: http.server, services, config, logger, tls: !!tls, registry });
     await http.listen({ host: config.host, port: config.port });
     const port = (http.server.address() as AddressInfo).port;
     const ports: Ports = { http: port };
@@ -71,16 +76,20 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     logger.info({ url, ports, store: store.location }, 'carewire started');
     let stopping: Promise<void> | undefined;
     const server = http;
+    const live = realtime;
     return {
       config,
       services,
       http: server,
+      realtime: live,
       ports,
       url,
       tlsCertFile: tls?.certFile,
       stop() {
         stopping ??= (async () => {
           ready = false;
+          // Sockets first: the HTTP server's close waits for upgraded connections.
+          await live.close();
           // Stop intake everywhere; in-flight requests and frames finish.
           await Promise.all([server.close(), ...gateways.map((g) => g.stop())]);
           await services.close(); // commit what was accepted
@@ -92,6 +101,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     };
   } catch (err) {
     await Promise.allSettled(gateways.map((g) => g.stop()));
+    await realtime?.close();
     await http?.close();
     await services.close();
     await store.close();
