@@ -31,6 +31,12 @@ export interface PatientsTable {
   bed: string | null;
   created_at: number;
   updated_at: number;
+  /** JSON list of `{ value, type, authority }` from HL7 PID-3 (0003_hl7). */
+  identifiers?: string | null;
+  /** Latest admission (HL7 ADT, 0003_hl7), ms. */
+  admitted_at?: number | null;
+  /** Discharge after that admission (HL7 ADT^A03), ms. */
+  discharged_at?: number | null;
   /** FHIR meta.versionId: bumped by a trigger on every UPDATE (0006_fhir). */
   version?: number;
 }
