@@ -197,8 +197,8 @@ const contexts = new WeakMap<ServerInfo, tls.SecureContext>();
 /**
  * Connection options trusting exactly the bench server's certificate. The SecureContext is built
  * once per server and reused, as a real client keeps one: `tls.connect({ ca })` would parse the
- * CA and build a fresh OpenSSL context on every connection, which measured about as much as the
- * handshake itself.
+ * CA and build a fresh OpenSSL context for every connection, a cost a long-running client never
+ * pays and that would blur the handshake numbers.
  */
 export function tlsOptions(spec: { host: string; info: ServerInfo }): tls.ConnectionOptions {
   let secureContext = contexts.get(spec.info);
