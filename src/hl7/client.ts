@@ -142,7 +142,9 @@ export class MllpClient {
       };
       if (opts.tls) {
         const t = opts.tls === true ? {} : opts.tls;
-        socket = tls.connect({ host: opts.host, port: opts.port, servername: opts.host, ...t }, ready);
+        // SNI carries host names only, never addresses.
+        const sni = net.isIP(opts.host) === 0 ? { servername: opts.host } : {};
+        socket = tls.connect({ host: opts.host, port: opts.port, ...sni, ...t }, ready);
       } else {
         socket = net.connect({ host: opts.host, port: opts.port }, ready);
       }

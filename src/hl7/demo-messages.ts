@@ -100,7 +100,7 @@ export function adtA01(p: DemoPatient, controlId: string, at = new Date()): stri
     `MSH|^~\\&|ADT|HOSPITAL|CAREWIRE|CAREWIRE|${t}||ADT^A01^ADT_A01|${controlId}|P|2.5.1`,
     `EVN|A01|${t}`,
     pid(p),
-    `PV1|1|I|${p.ward}^^${p.bed}|||||||||||||||||||||||||||||||||||||||||${t}`,
+    `PV1|1|I|${p.ward}^^${p.bed}${'|'.repeat(41)}${t}`, // PV1-44 admit time
     '',
   ].join('\r');
 }

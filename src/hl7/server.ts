@@ -224,7 +224,10 @@ class MllpConnection {
   /** Graceful stop: read nothing more, answer what is pending, then close. */
   drain(): void {
     this.#noMoreInput = true;
-    this.#socket.pause();
+    // Keep reading (and dropping) so the peer's FIN is seen and the socket can close; frames not
+    // yet read are not acknowledged, so the sender resends them after the restart.
+    this.#readPaused = false;
+    this.#socket.resume();
     this.#maybeEnd();
   }
 
@@ -237,6 +240,8 @@ export class MllpServer {
   readonly #opts: MllpServerOptions;
   readonly #server: net.Server;
   readonly #connections = new Set<MllpConnection>();
+  /** Every accepted TCP socket, also those still in (or failed in) a TLS handshake. */
+  readonly #sockets = new Set<net.Socket>();
   #nextId = 1;
   #stopping: Promise<void> | undefined;
 
@@ -244,7 +249,7 @@ export class MllpServer {
     this.#opts = opts;
     // allowHalfOpen: a sender may shut down its side after the last frame and still read the ACKs.
     if (opts.tls) {
-      const server = tls.createServer({ ...opts.tls, allowHalfOpen: true });
+      const server = tls.createServer({ handshakeTimeout: 10_000, ...opts.tls, allowHalfOpen: true });
       server.on('secureConnection', (s) => this.#accept(s, true));
       server.on('tlsClientError', (err) => opts.onError?.(err, undefined));
       this.#server = server;
@@ -252,6 +257,10 @@ export class MllpServer {
       this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.#accept(s, false));
     }
     this.#server.on('error', (err) => opts.onError?.(err, undefined));
+    this.#server.on('connection', (s: net.Socket) => {
+      this.#sockets.add(s);
+      s.once('close', () => this.#sockets.delete(s));
+    });
   }
 
   get connectionCount(): number {
@@ -316,6 +325,8 @@ export class MllpServer {
       });
       await Promise.race([Promise.all(conns.map((c) => c.closed)), timeout]);
       clearTimeout(timer);
+      // Sockets that never completed a TLS handshake hold the server open: nothing to answer there.
+      for (const s of this.#sockets) s.destroy();
       await closed;
     })();
     return this.#stopping;
