@@ -233,7 +233,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'hl7-max-frame',
     kind: 'int',
     default: 1024 * 1024,
-    description: 'largest HL7 message (MLLP frame), bytes; a larger one is refused (AR) and the connection closed',
+    description: 'largest HL7 message (MLLP frame), bytes; larger: AR and close',
   },
   {
     key: 'hl7IdleMs',
@@ -268,7 +268,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'hl7-reject-unknown',
     kind: 'bool',
     default: false,
-    description: 'answer HL7 message types CareWire does not interpret with AR 200 instead of AA (stored either way)',
+    description: 'answer HL7 types CareWire does not interpret with AR 200, not AA (stored either way)',
   },
 ];
 

@@ -7,8 +7,8 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.ts';
-import type { TlsMaterial } from './http/tls.ts';
 import { hl7Gateway } from './hl7/gateway.ts';
+import type { TlsMaterial } from './http/tls.ts';
 import type { Services } from './services.ts';
 import { alarmGateway } from './telemetry/alarm-gateway.ts';
 import { telemetryGateway } from './telemetry/udp-gateway.ts';

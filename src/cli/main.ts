@@ -5,10 +5,10 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { registerAudit } from './audit.ts';
-import { registerDevice } from './device.ts';
-import { registerFhir } from './fhir.ts';
 import { registerBench } from './bench.ts';
 import { registerClient } from './client.ts';
+import { registerDevice } from './device.ts';
+import { registerFhir } from './fhir.ts';
 import { registerHl7 } from './hl7.ts';
 import { registerServe } from './serve.ts';
 import { registerSimulate } from './simulate.ts';
@@ -25,9 +25,9 @@ const registrations: Array<(p: Command) => void> = [
   registerBench,
   registerDevice,
   registerSimulate,
-  registerFhir,
   registerAudit,
   registerClient,
+  registerFhir,
   registerHl7,
 ];
 for (const register of registrations) register(program);

@@ -9,8 +9,8 @@ import type { Engine } from '../db.ts';
 import * as m0001 from './0001_foundation.ts';
 import * as m0002 from './0002_observations.ts';
 import * as m0003 from './0003_hl7.ts';
-import * as m0005 from './0005_audit_log.ts';
 import * as m0004 from './0004_telemetry.ts';
+import * as m0005 from './0005_audit_log.ts';
 import * as m0006 from './0006_fhir.ts';
 
 export interface MigrationContext {
@@ -25,8 +25,8 @@ const MIGRATIONS: Array<[string, Up]> = [
   ['0001_foundation', m0001.up],
   ['0002_observations', m0002.up],
   ['0003_hl7', m0003.up],
-  ['0005_audit_log', m0005.up],
   ['0004_telemetry', m0004.up],
+  ['0005_audit_log', m0005.up],
   ['0006_fhir', m0006.up],
 ];
 
