@@ -83,7 +83,9 @@ function hdText(hd: Hl7Hd | undefined): string {
 }
 
 function decodeLoosely(bytes: Buffer): string {
-  return isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1');
+  const text = isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1');
+  // PostgreSQL text cannot hold NUL; a frame that failed to parse may contain any byte.
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
 }
 
 function describe(errors: readonly Hl7ErrorDetail[]): string | null {

@@ -112,6 +112,8 @@ function interpretAdt(msg: Hl7Message, receivedAt: number): Interpretation {
   const pid = msg.segment('PID');
   if (!pid) return { kind: 'error', errors: [missingSegment('PID', msg)] };
   const { patient, errors } = demographics(pid);
+  // The registry shows patients by name; an ADT without one cannot register anybody.
+  if (!patient.familyName && !patient.givenName) errors.push(required('PID', 5, 'patient name'));
   if (errors.length > 0) return { kind: 'error', errors };
   const event = msg.header.triggerEvent;
   const pv1 = msg.segment('PV1');
