@@ -24,6 +24,8 @@ export interface EntryRow {
   patient_id: string | null;
   /** Canonical entry bytes as UTF-8 text. */
   entry: string;
+  /** Its leaf hash (level 0 of the tree lives in the entry row). */
+  leaf: Uint8Array;
 }
 
 export interface PatientRef {
@@ -45,12 +47,14 @@ const ROWS_PER_INSERT = 1000;
 
 interface RawStatements {
   maxSeq: StatementSync;
-  maxLeaf: StatementSync;
+  maxIdx: StatementSync;
   insEntry: StatementSync;
   insNode: StatementSync;
   insRef: StatementSync;
   getNode: StatementSync;
   getRange: StatementSync;
+  getLeaf: StatementSync;
+  getLeaves: StatementSync;
   entriesFrom: StatementSync;
 }
 
@@ -69,19 +73,30 @@ export class AuditSql {
     if (raw && this.engine === 'sqlite') {
       this.#raw = {
         maxSeq: raw.prepare('SELECT max(seq) AS m FROM audit_events'),
-        maxLeaf: raw.prepare('SELECT max(idx) AS m FROM audit_tree WHERE level = 0'),
+        maxIdx: raw.prepare('SELECT max(idx) AS m FROM audit_tree WHERE level = ?'),
         insEntry: raw.prepare(
-          'INSERT INTO audit_events (seq, recorded, type, outcome, user_id, patient_id, entry) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO audit_events (seq, recorded, type, outcome, user_id, patient_id, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         ),
         insNode: raw.prepare('INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)'),
         insRef: raw.prepare('INSERT INTO audit_patient_refs (patient_id, seq) VALUES (?, ?)'),
         getNode: raw.prepare('SELECT hash FROM audit_tree WHERE level = ? AND idx = ?'),
         getRange: raw.prepare('SELECT idx, hash FROM audit_tree WHERE level = ? AND idx BETWEEN ? AND ?'),
+        getLeaf: raw.prepare('SELECT leaf AS hash FROM audit_events WHERE seq = ?'),
+        getLeaves: raw.prepare('SELECT seq AS idx, leaf AS hash FROM audit_events WHERE seq BETWEEN ? AND ?'),
         // CAST to BLOB hands back the stored UTF-8 bytes as they are: no decode and re-encode.
         entriesFrom: raw.prepare(
-          'SELECT seq, CAST(entry AS BLOB) AS e FROM audit_events WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?',
+          'SELECT seq, CAST(entry AS BLOB) AS e, leaf FROM audit_events WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?',
         ),
       };
+      // Rows as arrays, not objects: a million of them are read per verification.
+      for (const st of [
+        this.#raw.getNode,
+        this.#raw.getRange,
+        this.#raw.getLeaf,
+        this.#raw.getLeaves,
+        this.#raw.entriesFrom,
+      ])
+        st.setReturnArrays(true);
     }
   }
 
@@ -100,15 +115,27 @@ export class AuditSql {
     return count(r?.m);
   }
 
-  /** Number of leaves as the tree says: highest level-0 index + 1. */
-  async leafCount(conn: Conn): Promise<number> {
-    if (this.#raw) return count((this.#raw.maxLeaf.get() as { m: number | null }).m);
-    const r = await conn
-      .selectFrom('audit_tree')
-      .select((eb) => eb.fn.max('idx').as('m'))
-      .where('level', '=', 0)
-      .executeTakeFirst();
-    return count(r?.m);
+  /**
+   * The number of leaves the interior nodes imply: a node (level, idx) exists only once leaves up
+   * to (idx + 1)·2^level do. Evidence of a cut-off tail that survives deleting the entry rows.
+   */
+  async treeSize(conn: Conn): Promise<number> {
+    let size = 0;
+    for (let level = 1; level < 54; level++) {
+      let max: number | null | undefined;
+      if (this.#raw) max = (this.#raw.maxIdx.get(level) as { m: number | null }).m;
+      else {
+        const r = await conn
+          .selectFrom('audit_tree')
+          .select((eb) => eb.fn.max('idx').as('m'))
+          .where('level', '=', level)
+          .executeTakeFirst();
+        max = r?.m as number | null | undefined;
+      }
+      if (max === null || max === undefined) break;
+      size = Math.max(size, (Number(max) + 1) * 2 ** level);
+    }
+    return size;
   }
 
   async insertBatch(
@@ -117,25 +144,35 @@ export class AuditSql {
     nodes: readonly TreeNode[],
     refs: readonly PatientRef[],
   ): Promise<void> {
-    const raw = this.#raw;
-    if (raw) {
-      for (const r of rows)
-        raw.insEntry.run(r.seq, r.recorded, r.type, r.outcome, r.user_id, r.patient_id, r.entry);
-      for (const n of nodes) raw.insNode.run(n.level, n.index, n.hash);
-      for (const r of refs) raw.insRef.run(r.patient_id, r.seq);
-      return;
+    try {
+      const raw = this.#raw;
+      if (raw) {
+        for (const r of rows)
+          raw.insEntry.run(r.seq, r.recorded, r.type, r.outcome, r.user_id, r.patient_id, r.entry, r.leaf);
+        for (const n of nodes) if (n.level > 0) raw.insNode.run(n.level, n.index, n.hash);
+        for (const r of refs) raw.insRef.run(r.patient_id, r.seq);
+        return;
+      }
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+        await trx
+          .insertInto('audit_events')
+          .values(rows.slice(i, i + ROWS_PER_INSERT))
+          .execute();
+      await this.nodeStore(trx).putNodes(nodes);
+      for (let i = 0; i < refs.length; i += ROWS_PER_INSERT)
+        await trx
+          .insertInto('audit_patient_refs')
+          .values(refs.slice(i, i + ROWS_PER_INSERT))
+          .execute();
+    } catch (err) {
+      // A node or seq that already exists means entries were removed under the tree: never write
+      // over that evidence. Appends fail until an operator has looked (fail closed).
+      if (/UNIQUE|duplicate key/i.test(String((err as Error).message)))
+        throw new NodeStoreError(
+          `the audit log store is inconsistent at seq ${rows[0]?.seq} (entries removed under the tree?): run \`carewire audit verify\`; ${(err as Error).message}`,
+        );
+      throw err;
     }
-    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
-      await trx
-        .insertInto('audit_events')
-        .values(rows.slice(i, i + ROWS_PER_INSERT))
-        .execute();
-    await this.nodeStore(trx).putNodes(nodes);
-    for (let i = 0; i < refs.length; i += ROWS_PER_INSERT)
-      await trx
-        .insertInto('audit_patient_refs')
-        .values(refs.slice(i, i + ROWS_PER_INSERT))
-        .execute();
   }
 
   /** The tree's nodes through `conn` (a transaction while appending, the database otherwise). */
@@ -148,31 +185,41 @@ export class AuditSql {
   /**
    * Stored entry bytes in leaf order, `[from, to)` by the seq column, read in chunks so no
    * statement stays open between them (a live server keeps appending on the same connection).
+   * `onLeaves` receives each chunk's stored leaf hashes by seq, read in the same query, so a
+   * verifier need not read them again.
    */
-  async *entryBytes(from: number, to: number, chunk = 8192): AsyncGenerator<Uint8Array> {
+  async *entryBytes(
+    from: number,
+    to: number,
+    onLeaves?: (seqs: readonly number[], leaves: readonly Uint8Array[]) => void,
+    chunk = 8192,
+  ): AsyncGenerator<Uint8Array> {
     let next = from;
     while (next < to) {
-      let got: Uint8Array[];
-      let lastSeq: number;
+      let rows: Array<[number, Uint8Array, Uint8Array]>;
       if (this.#raw) {
-        const rows = this.#raw.entriesFrom.all(next, to, chunk) as Array<{ seq: number; e: Uint8Array }>;
-        got = rows.map((r) => r.e);
-        lastSeq = rows.length === chunk ? rows.at(-1)!.seq : to;
+        rows = this.#raw.entriesFrom.all(next, to, chunk) as unknown as Array<
+          [number, Uint8Array, Uint8Array]
+        >;
       } else {
-        const rows = await this.db
+        const got = await this.db
           .selectFrom('audit_events')
-          .select(['seq', 'entry'])
+          .select(['seq', 'entry', 'leaf'])
           .where('seq', '>=', next)
           .where('seq', '<', to)
           .orderBy('seq')
           .limit(chunk)
           .execute();
-        got = rows.map((r) => Buffer.from(r.entry, 'utf8'));
-        lastSeq = rows.length === chunk ? Number(rows.at(-1)!.seq) : to;
+        rows = got.map((r) => [Number(r.seq), Buffer.from(r.entry, 'utf8'), r.leaf]);
       }
-      for (const b of got) yield b;
-      if (got.length < chunk) return;
-      next = lastSeq + 1;
+      if (onLeaves)
+        onLeaves(
+          rows.map((r) => r[0]),
+          rows.map((r) => r[2]),
+        );
+      for (const r of rows) yield r[1];
+      if (rows.length < chunk) return;
+      next = rows.at(-1)![0] + 1;
     }
   }
 
@@ -246,14 +293,19 @@ class RawNodeStore implements NodeStore {
       }
       if (positions.length > 4 && hi - lo < positions.length * 2) {
         // A dense run (verification): one range scan instead of a lookup each.
-        const found = new Map<number, Uint8Array>();
-        for (const r of this.#s.getRange.all(level, lo, hi) as Array<{ idx: number; hash: Uint8Array }>)
-          found.set(r.idx, r.hash);
-        for (const p of positions) out[p] = found.get(ids[p]!.index);
+        const found = new Array<Uint8Array | undefined>(hi - lo + 1);
+        const rows = (level === 0
+          ? this.#s.getLeaves.all(lo, hi)
+          : this.#s.getRange.all(level, lo, hi)) as unknown as Array<[number, Uint8Array]>;
+        for (const [idx, hash] of rows) found[idx - lo] = hash;
+        for (const p of positions) out[p] = found[ids[p]!.index - lo];
       } else {
         for (const p of positions) {
-          const r = this.#s.getNode.get(level, ids[p]!.index) as { hash: Uint8Array } | undefined;
-          out[p] = r?.hash;
+          const idx = ids[p]!.index;
+          const r = (level === 0 ? this.#s.getLeaf.get(idx) : this.#s.getNode.get(level, idx)) as
+            | [Uint8Array]
+            | undefined;
+          out[p] = r?.[0];
         }
       }
     }
@@ -261,7 +313,7 @@ class RawNodeStore implements NodeStore {
   }
 
   async putNodes(nodes: readonly TreeNode[]): Promise<void> {
-    for (const n of nodes) this.#s.insNode.run(n.level, n.index, n.hash);
+    for (const n of nodes) if (n.level > 0) this.#s.insNode.run(n.level, n.index, n.hash);
   }
 }
 
@@ -275,37 +327,59 @@ class KyselyNodeStore implements NodeStore {
 
   async getNodes(ids: readonly NodeId[]): Promise<ReadonlyArray<Uint8Array | undefined>> {
     if (ids.length === 0) return [];
-    const out = new Array<Uint8Array | undefined>(ids.length);
     const found = new Map<string, Uint8Array>();
     const groups = byLevel(ids);
-    // One statement for all levels: `level = ? AND idx BETWEEN ? AND ?` per level, OR-ed. Each
-    // level's range may hold nodes not asked for; they are dropped below.
-    const rows = await this.#conn
-      .selectFrom('audit_tree')
-      .select(['level', 'idx', 'hash'])
-      .where((eb) =>
-        eb.or(
-          [...groups].map(([level, positions]) => {
-            const idxs = positions.map((p) => ids[p]!.index);
-            const lo = Math.min(...idxs);
-            const hi = Math.max(...idxs);
-            const dense = hi - lo < idxs.length * 2;
-            return eb.and([
-              eb('level', '=', level),
-              dense ? eb.between('idx', lo, hi) : eb('idx', 'in', idxs),
-            ]);
-          }),
-        ),
-      )
-      .execute();
-    for (const r of rows) found.set(`${r.level}/${Number(r.idx)}`, r.hash);
-    ids.forEach((id, i) => {
-      out[i] = found.get(`${id.level}/${id.index}`);
-    });
-    return out;
+    const range = (positions: number[]) => {
+      const idxs = positions.map((p) => ids[p]!.index);
+      let lo = idxs[0]!;
+      let hi = lo;
+      for (const i of idxs) {
+        if (i < lo) lo = i;
+        if (i > hi) hi = i;
+      }
+      return { idxs, lo, hi, dense: hi - lo < idxs.length * 2 };
+    };
+    const leaves = groups.get(0);
+    groups.delete(0);
+    // Level 0 from the entry rows, the others in one statement: `level = ? AND idx …` OR-ed per
+    // level. A dense level reads its whole range, and nodes not asked for are dropped below.
+    const [leafRows, nodeRows] = await Promise.all([
+      leaves
+        ? (() => {
+            const r = range(leaves);
+            return this.#conn
+              .selectFrom('audit_events')
+              .select(['seq', 'leaf'])
+              .where((eb) => (r.dense ? eb.between('seq', r.lo, r.hi) : eb('seq', 'in', r.idxs)))
+              .execute();
+          })()
+        : Promise.resolve([]),
+      groups.size > 0
+        ? this.#conn
+            .selectFrom('audit_tree')
+            .select(['level', 'idx', 'hash'])
+            .where((eb) =>
+              eb.or(
+                [...groups].map(([level, positions]) => {
+                  const r = range(positions);
+                  return eb.and([
+                    eb('level', '=', level),
+                    r.dense ? eb.between('idx', r.lo, r.hi) : eb('idx', 'in', r.idxs),
+                  ]);
+                }),
+              ),
+            )
+            .execute()
+        : Promise.resolve([]),
+    ]);
+    for (const r of leafRows) found.set(`0/${Number(r.seq)}`, r.leaf);
+    for (const r of nodeRows) found.set(`${r.level}/${Number(r.idx)}`, r.hash);
+    return ids.map((id) => found.get(`${id.level}/${id.index}`));
   }
 
-  async putNodes(nodes: readonly TreeNode[]): Promise<void> {
+  /** Interior nodes only: leaves are written with their entry rows. */
+  async putNodes(all: readonly TreeNode[]): Promise<void> {
+    const nodes = all.filter((n) => n.level > 0);
     if (nodes.length === 0) return;
     if (this.#engine === 'postgres') {
       // unnest keeps it one statement with three parameters however many nodes there are.

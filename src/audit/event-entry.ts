@@ -61,9 +61,13 @@ export function safeField(s: string | undefined | null, max = MAX_FIELD): string
   return v;
 }
 
-/** JSON round trip: drops undefined, turns Dates into strings, non-finite numbers into null. */
+/** JSON round trip: drops undefined, turns Dates into strings and non-finite numbers into null. */
 function jsonDetail(detail: Record<string, unknown>): { readonly [k: string]: JsonValue } {
-  return JSON.parse(JSON.stringify(detail)) as { readonly [k: string]: JsonValue };
+  // Lone surrogates survive a JSON round trip but not RFC 8785: repair them on the way.
+  const text = JSON.stringify(detail, (_k, v: unknown) =>
+    typeof v === 'string' && !v.isWellFormed() ? v.toWellFormed() : v,
+  );
+  return JSON.parse(text ?? '{}') as { readonly [k: string]: JsonValue };
 }
 
 /** The Merkle entry for an event at leaf `seq`. Throws AuditEntryError only for a bad `type`. */

@@ -14,7 +14,7 @@
  * e.g. denied), 8 (serious failure), 12 (major failure), agent with role and network address,
  * entity with the patient, purpose of use (ETREAT for break-the-glass).
  */
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Db } from '../store/db.ts';
@@ -29,7 +29,7 @@ import {
   otherPatients,
 } from './event-entry.ts';
 import type { LogKey } from './log-key.ts';
-import { canonicalEntryJson, validateEntry } from './merkle/entry.ts';
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES, canonicalEntryJson } from './merkle/entry.ts';
 import {
   type AppendPlan,
   type AuditEntry,
@@ -39,7 +39,6 @@ import {
   EMPTY_ROOT,
   type Frontier,
   frontierRoot,
-  leafHash,
   MAX_ENTRY_BYTES,
   MerkleTree,
   type NodeStore,
@@ -121,7 +120,11 @@ interface Queued {
 }
 
 export const MAX_ENTRIES_PAGE = 10_000;
+// The rules of validateEntry (merkle/entry.ts) for the fields callers choose.
 const TYPE_RE = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;
+const PURPOSE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const ACTIONS: ReadonlySet<unknown> = new Set(AUDIT_ACTIONS);
+const OUTCOMES: ReadonlySet<unknown> = new Set(AUDIT_OUTCOMES);
 
 export class AuditLog {
   readonly #db: Db;
@@ -138,6 +141,7 @@ export class AuditLog {
   #lastSigned = -1;
   #signing: Promise<StoredCheckpoint | undefined> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #proofTree: MerkleTree | undefined;
 
   constructor(db: Db, opts: AuditLogOptions) {
     this.#db = db;
@@ -181,6 +185,12 @@ export class AuditLog {
       throw new AuditEntryError(
         `audit event type ${JSON.stringify(event.type)} is not a lowercase dotted code`,
       );
+    if (!ACTIONS.has(event.action)) throw new AuditEntryError('audit action must be one of C R U D E');
+    if (!OUTCOMES.has(event.outcome)) throw new AuditEntryError('audit outcome must be 0, 4, 8 or 12');
+    if (event.purpose !== undefined && (event.purpose.length > 64 || !PURPOSE_RE.test(event.purpose)))
+      throw new AuditEntryError(
+        `audit purpose ${JSON.stringify(event.purpose)} is not a code such as ETREAT`,
+      );
     const q: Queued = { event, id: randomUUID(), recorded: Date.now() };
     const seq = await this.#writer.submit(q);
     if (seq + 1 > this.#committed) this.#committed = seq + 1;
@@ -207,8 +217,8 @@ export class AuditLog {
     for (let i = 0; i < items.length; i++) {
       const q = items[i]!;
       const seq = size + i;
-      const { text, bytes } = encode(eventToEntry(seq, q.id, q.recorded, q.event));
-      hashes.push(leafHash(bytes));
+      const { text, leaf } = encode(eventToEntry(seq, q.id, q.recorded, q.event));
+      hashes.push(leaf);
       const patientId = q.event.patientId || null;
       rows.push({
         seq,
@@ -218,6 +228,7 @@ export class AuditLog {
         user_id: q.event.agent?.userId || null,
         patient_id: patientId,
         entry: text,
+        leaf,
       });
       for (const p of otherPatients(q.event)) refs.push({ patient_id: p, seq });
       seqs.push(seq);
@@ -382,11 +393,23 @@ export class AuditLog {
     if (size > now) throw new RangeError(`tree size ${size} is beyond the log's size ${now}`);
   }
 
+  /**
+   * The committed tree of `size` leaves, for proofs. The last one is kept: auditors ask many
+   * proofs against the same checkpoint, and opening reads popcount(size) nodes each time.
+   */
+  async #treeAt(size: number): Promise<MerkleTree> {
+    const cached = this.#proofTree;
+    if (cached?.size === size) return cached;
+    await this.#checkSize(size);
+    const tree = await MerkleTree.open(this.#sql.nodeStore(), size);
+    this.#proofTree = tree;
+    return tree;
+  }
+
   async inclusionProof(index: number, size: number): Promise<InclusionProof> {
     if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size)
       throw new RangeError(`leaf index ${index} is outside a tree of size ${size}`);
-    await this.#checkSize(size);
-    const tree = await MerkleTree.open(this.#sql.nodeStore(), size);
+    const tree = await this.#treeAt(size);
     const [proof, leaf] = await Promise.all([tree.inclusionProof(index, size), tree.leafHash(index)]);
     return { index, size, leafHash: leaf, proof, root: tree.root };
   }
@@ -394,8 +417,7 @@ export class AuditLog {
   async consistencyProof(from: number, to: number): Promise<ConsistencyProof> {
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to)
       throw new RangeError(`cannot prove consistency from size ${from} to size ${to}`);
-    await this.#checkSize(to);
-    const tree = await MerkleTree.open(this.#sql.nodeStore(), to);
+    const tree = await this.#treeAt(to);
     const [proof, fromRoot] = await Promise.all([tree.consistencyProof(from, to), tree.rootAt(from)]);
     return { from, to, proof, fromRoot, toRoot: tree.root };
   }
@@ -475,17 +497,37 @@ function toStored(r: { seq: number; entry: string }): StoredEntry {
   return { seq: Number(r.seq), entry: JSON.parse(r.entry) as AuditEntry, text: r.entry };
 }
 
-/** Canonical text and bytes of an entry; an oversized `detail` is replaced by a note saying so. */
-function encode(entry: AuditEntry): { text: string; bytes: Buffer } {
-  validateEntry(entry);
-  let text = canonicalEntryJson(entry);
-  let bytes = Buffer.from(text, 'utf8');
-  if (bytes.length > MAX_ENTRY_BYTES) {
-    entry.detail = { truncated: true, bytes: bytes.length };
-    text = canonicalEntryJson(entry);
-    bytes = Buffer.from(text, 'utf8');
-    if (bytes.length > MAX_ENTRY_BYTES)
-      throw new AuditEntryError(`audit entry of ${bytes.length} bytes is too large`);
+// One scratch buffer for leaf hashing: the entry text is written into it after the 0x00 prefix,
+// so no Buffer is allocated per entry (this runs for every append).
+let scratch = Buffer.alloc(MAX_ENTRY_BYTES + 1024);
+
+/** SHA-256(0x00 ‖ UTF-8 text) and the text's byte length, or undefined when over MAX_ENTRY_BYTES. */
+function leafOfText(text: string): { leaf: Uint8Array; length: number } | undefined {
+  // UTF-8 needs at most 3 bytes per UTF-16 unit: a text that could overflow is measured first.
+  if (text.length * 3 + 1 > scratch.length) {
+    const length = Buffer.byteLength(text, 'utf8');
+    if (length > MAX_ENTRY_BYTES) return undefined;
+    if (length + 1 > scratch.length) scratch = Buffer.alloc(length + 1);
   }
-  return { text, bytes };
+  scratch[0] = 0x00;
+  const length = scratch.write(text, 1, 'utf8');
+  if (length > MAX_ENTRY_BYTES) return undefined;
+  return { leaf: hash('sha256', scratch.subarray(0, length + 1), 'buffer'), length };
+}
+
+/**
+ * Canonical text and leaf hash of an entry built by eventToEntry (whose fields are made safe
+ * there, and whose type, action, outcome and purpose append() checked: validateEntry would repeat
+ * that at a fifth of the append's cost). An oversized `detail` is replaced by a note saying so.
+ */
+function encode(entry: AuditEntry): { text: string; leaf: Uint8Array } {
+  let text = canonicalEntryJson(entry);
+  let r = leafOfText(text);
+  if (r === undefined) {
+    entry.detail = { truncated: true, bytes: Buffer.byteLength(text, 'utf8') };
+    text = canonicalEntryJson(entry);
+    r = leafOfText(text);
+    if (r === undefined) throw new AuditEntryError('audit entry is too large even without its detail');
+  }
+  return { text, leaf: r.leaf };
 }

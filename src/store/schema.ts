@@ -89,9 +89,11 @@ export interface AuditEventsTable {
   user_id: string | null;
   patient_id: string | null;
   entry: string;
+  /** The entry's leaf hash: SHA-256(0x00 ‖ entry), the tree's level 0. */
+  leaf: Uint8Array;
 }
 
-/** Complete-subtree hashes of the audit log's Merkle tree (0005_audit_log). */
+/** Complete-subtree hashes of the audit log's Merkle tree, levels ≥ 1 (0005_audit_log). */
 export interface AuditTreeTable {
   level: number;
   idx: number;

@@ -14,7 +14,7 @@ import {
 import { storeSource, verifySource } from '../../src/audit/verify-store.ts';
 import { ENGINES } from '../helpers/app.ts';
 import { runCli } from '../helpers/cli.ts';
-import { fill, type LogFixture, openLogFixture } from './helpers.ts';
+import { fill, type LogFixture, openLogFixture, sampleEvent } from './helpers.ts';
 import { refLeaf, refVerifyConsistency, refVerifyInclusion } from './reference.ts';
 
 async function verify(f: LogFixture, trusted?: string) {
@@ -87,7 +87,7 @@ describe.each(ENGINES)('audit log in the store on %s', (engine) => {
     await expect(
       f.store.db.updateTable('audit_events').set({ entry: '{}' }).where('seq', '=', 1).execute(),
     ).rejects.toThrow(/append-only/);
-    await expect(f.store.db.deleteFrom('audit_tree').where('level', '=', 0).execute()).rejects.toThrow(
+    await expect(f.store.db.deleteFrom('audit_tree').where('level', '=', 1).execute()).rejects.toThrow(
       /append-only/,
     );
   });
@@ -126,24 +126,41 @@ describe.each(ENGINES)('audit log in the store on %s', (engine) => {
     expect(r.problems.some((p) => p.index === 71)).toBe(true);
   });
 
-  it('finds a truncated tail, and new entries forged in its place', async () => {
+  it('finds a truncated tail; the log refuses to append over it (fails closed)', async () => {
     f = await openLogFixture(engine);
     await standardLog(f);
-    const tail = await f.log.rawEntries(90, 100);
     await f.attack([['DELETE FROM audit_events WHERE seq >= ?', [90]]]);
     const cut = await verify(f);
     expect(cut.ok).toBe(false);
     expect(cut.firstBad).toMatchObject({ kind: 'log-truncated', index: 90 });
-    // Now the attacker appends different entries at 90…99 (seq kept right, content changed).
-    await f.attack(
-      tail.map((t, i) => [
-        'INSERT INTO audit_events (seq, recorded, type, outcome, user_id, patient_id, entry) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        [90 + i, 0, 'patient.read', 0, null, null, t.replace(/"username":"[^"]*"/, '"username":"nobody"')],
-      ]),
-    );
-    const forged = await verify(f);
-    expect(forged.ok).toBe(false);
-    expect(forged.firstBad).toMatchObject({ index: 90, exact: true });
+    // The interior nodes over 90…99 are still stored: writing new entries there would overwrite
+    // evidence, so appends past the first fail with a message pointing at the verifier.
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => f.log.append(sampleEvent(0))));
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused.length).toBeGreaterThanOrEqual(9);
+    expect(String((refused[0] as PromiseRejectedResult).reason)).toMatch(/audit verify/);
+  });
+
+  it('finds a tail replaced by forged entries with recomputed leaf hashes at the first forged index', async () => {
+    f = await openLogFixture(engine);
+    await standardLog(f);
+    const tail = await f.log.rawEntries(90, 100);
+    const forged = tail.map((t) => t.replace(/"username":"[^"]*"/, '"username":"nobody"'));
+    await f.attack([
+      ['DELETE FROM audit_events WHERE seq >= ?', [90]],
+      ...forged.map(
+        (t, i) =>
+          [
+            'INSERT INTO audit_events (seq, recorded, type, outcome, user_id, patient_id, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            [90 + i, 0, 'patient.read', 0, null, null, t, Buffer.from(refLeaf(Buffer.from(t, 'utf8')))],
+          ] as [string, unknown[]],
+      ),
+    ]);
+    const r = await verify(f);
+    expect(r.ok).toBe(false);
+    // The leaves agree with the forged bytes; the stored interior nodes and the checkpoint do not.
+    expect(r.firstBad?.index, JSON.stringify(r.problems, null, 1)).toBe(90);
+    expect(r.problems.some((p) => p.kind === 'root-mismatch' && p.checkpointSize === 100)).toBe(true);
   });
 
   it('a checkpoint saved before a full rewrite (stolen key, tree and checkpoints redone) exposes it', async () => {

@@ -584,26 +584,38 @@ function buildGrowth(
   }
 }
 
-function effectiveIndex(p: VerifyProblem, exact: readonly VerifyProblem[]): number {
+const spanEnd = (p: VerifyProblem): number => (p.exact ? p.index! + 1 : (p.rangeEnd ?? p.index! + 1));
+const within = (e: VerifyProblem, p: VerifyProblem): boolean =>
+  e.index! >= p.index! && spanEnd(e) <= spanEnd(p);
+
+/**
+ * A range finding is explained by the most precise findings inside it — exact ones, or ranges with
+ * nothing narrower inside (a stored tree node over two leaves inside a checkpoint's interval) —
+ * so it sorts at the lowest of those. The answer's first bad index is then the most precise one.
+ */
+function effectiveIndex(p: VerifyProblem, minimal: readonly VerifyProblem[]): number {
   if (p.index === undefined) return Number.POSITIVE_INFINITY;
   if (p.exact) return p.index;
-  // A range finding is explained by an exact finding inside it; sort it there.
-  const end = p.rangeEnd ?? p.index + 1;
-  let best = p.index;
-  let found = false;
-  for (const e of exact) {
-    if (e.index! >= p.index && e.index! < end && (!found || e.index! < best)) {
-      best = e.index!;
-      found = true;
-    }
-  }
-  return best;
+  let best = Number.POSITIVE_INFINITY;
+  for (const m of minimal) if (within(m, p) && m.index! < best) best = m.index!;
+  return Number.isFinite(best) ? best : p.index;
 }
 
 function sortProblems(list: readonly VerifyProblem[]): VerifyProblem[] {
-  const exact = list.filter((p) => p.exact && p.index !== undefined);
+  const located = list.filter((p) => p.index !== undefined);
+  const minimal = located.filter(
+    (p) => p.exact || !located.some((e) => e !== p && within(e, p) && width(e) < width(p)),
+  );
   return list
-    .map((p, i) => ({ p, i, k: effectiveIndex(p, exact) }))
-    .sort((a, b) => a.k - b.k || Number(b.p.exact) - Number(a.p.exact) || a.i - b.i)
+    .map((p, i) => ({ p, i, k: effectiveIndex(p, minimal) }))
+    .sort(
+      (a, b) => a.k - b.k || Number(b.p.exact) - Number(a.p.exact) || width(a.p) - width(b.p) || a.i - b.i,
+    )
     .map((x) => x.p);
+}
+
+/** How many entries a finding points at: the narrowest explains the others best. */
+function width(p: VerifyProblem): number {
+  if (p.exact || p.index === undefined) return 1;
+  return (p.rangeEnd ?? p.index + 1) - p.index;
 }

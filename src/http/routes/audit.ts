@@ -130,7 +130,7 @@ export function auditRoutes(app: FastifyInstance, ctx: HttpContext): void {
     { ...auth, schema: { tags: ['audit'], summary: 'Committed tree size and root' } },
     async (req) =>
       audited(req, 'audit.head', async () => {
-        const [head, leaves] = await Promise.all([audit.head(), audit.sqlLayer.leafCount(audit.sqlLayer.db)]);
+        const [head, leaves] = await Promise.all([audit.head(), audit.sqlLayer.treeSize(audit.sqlLayer.db)]);
         return { result: { size: head.size, leaves, root: b64(head.root) }, detail: { size: head.size } };
       }),
   );
