@@ -108,7 +108,7 @@ function plan(conn: number, count: number, rnd: (n: number) => number, templates
   let expectedReplies = 0;
   for (const f of deframer.push(stream)) {
     const p = prepareMessage(f, 0);
-    const key = p.row.dedup_key;
+    const key = p.row.dedup_key ?? null;
     if (key !== null && seen.has(key)) {
       expectedReplies += seen.get(key)!; // a duplicate is answered with the original's ACKs
     } else {
