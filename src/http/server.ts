@@ -3,6 +3,7 @@
  * schema-validated input, one error shape under /api (application/problem+json, RFC 9457),
  * health and readiness probes, Prometheus metrics, OpenAPI at /docs and the web app.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
@@ -41,6 +42,8 @@ import { addSecurityHeaders } from './security-headers.ts';
 import type { TlsMaterial } from './tls.ts';
 
 export const WEB_ROOT = path.resolve(import.meta.dirname, '../../web/static');
+/** The built web app (`vite build`, run by npm install); its files win over web/static's. */
+export const WEB_DIST = path.resolve(import.meta.dirname, '../../web/dist');
 
 export interface HttpServerOptions {
   config: Config;
@@ -138,7 +141,8 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   vitalsRoutes(app, ctx);
   devicesRoutes(app, ctx);
 
-  await app.register(fastifyStatic, { root: WEB_ROOT, index: ['index.html'], wildcard: false });
+  const webRoots = existsSync(WEB_DIST) ? [WEB_DIST, WEB_ROOT] : WEB_ROOT;
+  await app.register(fastifyStatic, { root: webRoots, index: ['index.html'], wildcard: false });
   return app;
 }
 

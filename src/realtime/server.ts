@@ -290,9 +290,10 @@ export async function attachRealtime(o: RealtimeOptions): Promise<Realtime> {
         directory.stop();
         await Promise.allSettled(unsubscribe.map((u) => u()));
         // Not io.close(): that would also close the HTTP server, which Fastify closes itself.
-        io.local.disconnectSockets(true);
-        await io.of('/').adapter.close();
+        // Closing the transports (not a Socket.IO disconnect) tells clients to reconnect, which
+        // they do on their own to this node after a restart or to another one.
         io.engine.close();
+        await io.of('/').adapter.close();
         await redis?.close().catch(() => {});
       })();
       return closing;

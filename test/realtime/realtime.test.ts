@@ -193,7 +193,7 @@ describe('realtime across a server restart (sqlite)', () => {
       await t.app.stop();
       second = await startApp(
         loadConfig(
-          { data: t.dataDir, port: String(port), telemetryPort: '0', alarmPort: '0', logLevel: 'silent' },
+          { data: t.dataDir, port: String(port), telemetryPort: '0', alarmPort: '0', hl7Port: '0', logLevel: 'silent' },
           {},
         ),
       );
