@@ -68,16 +68,18 @@ export function registerFhir(program: Command): void {
       cmd.error(`carewire fhir push: ${(err as Error).message}`, { exitCode: 2 });
     }
     const config = loadConfig(flags);
-    const [{ openStore }, { createServices }, { createBus }, { FhirClient }, { pushToFhir }] =
+    const [{ openStore }, { createServices }, { createBus }, { FhirClient }, { pushToFhir }, { FhirReader }] =
       await Promise.all([
         import('../store/db.ts'),
         import('../services.ts'),
         import('../bus/bus.ts'),
         import('../fhir/client.ts'),
         import('../fhir/push.ts'),
+        import('../fhir/reader.ts'),
       ]);
     const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
     const services = await createServices(config, store, await createBus(undefined));
+    const reader = new FhirReader(store);
     const err = process.stderr;
     const tty = flags.progress && err.isTTY;
     let lastLine = 0;
@@ -90,7 +92,7 @@ export function registerFhir(program: Command): void {
             `${tty ? '\n' : ''}retrying after ${reason} in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt + 1})\n`,
           ),
       });
-      const report = await pushToFhir(store.db, {
+      const report = await pushToFhir(reader, {
         client,
         patient: flags.patient,
         all: flags.all,
@@ -136,6 +138,7 @@ export function registerFhir(program: Command): void {
       process.stderr.write(`carewire fhir push: ${(e as Error).message}\n`);
       process.exitCode = 1;
     } finally {
+      reader.close();
       await services.close();
       await store.close();
     }

@@ -17,6 +17,7 @@ import {
   searchObservations,
 } from './observation-store.ts';
 import { invalid } from './outcome.ts';
+import type { FhirReader } from './reader.ts';
 import {
   decodeCursor,
   encodeCursor,
@@ -77,13 +78,15 @@ export function parseObservationFilter(q: ParsedQuery): Omit<ObservationFilter, 
 
 export class ObservationApi {
   readonly #s: Services;
-  constructor(s: Services) {
+  readonly #r: FhirReader;
+  constructor(s: Services, reader: FhirReader) {
     this.#s = s;
+    this.#r = reader;
   }
 
   async read(actor: Actor, id: string): Promise<FhirObservation> {
-    const { gate, store } = this.#s;
-    const row = isFhirId(id) ? await observationById(store.db, id) : undefined;
+    const { gate } = this.#s;
+    const row = isFhirId(id) ? await observationById(this.#r, id) : undefined;
     if (!row) throw notFound(`Observation/${id} not found`);
     const decision = await gate.check(
       actor,
@@ -94,10 +97,10 @@ export class ObservationApi {
     let companion: ObsRow | undefined;
     if (isBpPart(row)) {
       if (row.code === '8462-4') {
-        const head = await bpHeadOf(store.db, row);
+        const head = await bpHeadOf(this.#r, row);
         if (head) throw notFound(`Observation/${id} is the diastolic component of Observation/${head.id}`);
       } else {
-        companion = (await bpCompanions(store.db, [row])).get(companionKey(row));
+        companion = (await bpCompanions(this.#r, [row])).get(companionKey(row));
       }
     }
     await gate.record(actor, 'clinical:read', decision, FHIR_SOURCE, {
@@ -109,7 +112,7 @@ export class ObservationApi {
   }
 
   async search(actor: Actor, rawQuery: string, base: string): Promise<Bundle> {
-    const { gate, store } = this.#s;
+    const { gate } = this.#s;
     const q = parseQuery(rawQuery, OBSERVATION_SEARCH);
     const paging = parsePaging(q);
     const sort = q.get('_sort')?.[0]?.values[0] ?? '-date';
@@ -128,11 +131,11 @@ export class ObservationApi {
       base: baseDecision,
     } = await searchScope(gate, actor, 'clinical:read', explicitPatients(q));
     const filter: ObservationFilter = { ...rest, patientIds: scope.kind === 'all' ? undefined : scope.ids };
-    const { rows, more } = await searchObservations(store.db, { filter, order, limit: paging.count, after });
+    const { rows, more } = await searchObservations(this.#r, { filter, order, limit: paging.count, after });
     const patientIds = [...new Set(rows.map((r) => r.patient_id))];
     const pageDecisions = await decidePage(gate, actor, 'clinical:read', patientIds, decisions);
-    const companions = await bpCompanions(store.db, rows);
-    const total = paging.total ? await countObservations(store.db, filter) : undefined;
+    const companions = await bpCompanions(this.#r, rows);
+    const total = paging.total ? await countObservations(this.#r, filter) : undefined;
     await gate.record(actor, 'clinical:read', combine(baseDecision, pageDecisions), FHIR_SOURCE, {
       type: 'observation.search',
       patientId:

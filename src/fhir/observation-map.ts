@@ -24,6 +24,7 @@ import {
 } from '../clinical/vital-signs.ts';
 import type { ObservationsTable } from '../store/schema.ts';
 import { CW, HL7, SID } from './constants.ts';
+import { isoInstant } from './iso.ts';
 import { unprocessable } from './outcome.ts';
 
 export type ObsRow = Selectable<ObservationsTable>;
@@ -96,7 +97,7 @@ export function isBpPart(r: Pick<ObsRow, 'panel'>): boolean {
 }
 
 function iso(ms: number | string): string {
-  return new Date(Number(ms)).toISOString();
+  return isoInstant(Number(ms));
 }
 
 function quantity(value: number, unit: string | null): Quantity {

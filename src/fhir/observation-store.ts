@@ -5,10 +5,10 @@
  */
 import { type Expression, type ExpressionBuilder, type SqlBool, sql } from 'kysely';
 import { LOINC_SYSTEM, MDC_SYSTEM, VITAL_SIGNS } from '../clinical/vital-signs.ts';
-import type { Db } from '../store/db.ts';
 import type { Database } from '../store/schema.ts';
 import { SID } from './constants.ts';
 import { BP, type ObsRow, storedSystem } from './observation-map.ts';
+import type { FhirReader } from './reader.ts';
 import type { DateRange, Token } from './search-params.ts';
 
 type EB = ExpressionBuilder<Database, 'observations'>;
@@ -130,8 +130,8 @@ function identifierCond(eb: EB, t: Token): Cond {
   return eb.or([eb('identifier', '=', `${t.system}|${t.code}`), ...own]);
 }
 
-function filtered(db: Db, f: ObservationFilter) {
-  let q = db.selectFrom('observations');
+function filtered(r: FhirReader, f: ObservationFilter) {
+  let q = r.db.selectFrom('observations');
   if (f.patientIds) {
     q =
       f.patientIds.length === 1
@@ -157,38 +157,59 @@ export interface ObservationPageQuery {
   after: [effectiveAt: number, seq: number] | undefined;
 }
 
+/** The columns a FHIR Observation is made of (not source/source_ref: fewer values to materialise). */
+export const COLUMNS = [
+  'seq',
+  'id',
+  'patient_id',
+  'code',
+  'code_system',
+  'display',
+  'mdc_code',
+  'value_num',
+  'value_text',
+  'unit',
+  'ref_range',
+  'abnormal_flags',
+  'status',
+  'category',
+  'panel',
+  'effective_at',
+  'recorded_at',
+  'identifier',
+] as const;
+
 export async function searchObservations(
-  db: Db,
+  r: FhirReader,
   q: ObservationPageQuery,
 ): Promise<{ rows: ObsRow[]; more: boolean }> {
   if (q.filter.patientIds?.length === 0 || q.limit === 0) return { rows: [], more: false };
-  let sel = filtered(db, q.filter).selectAll();
+  let sel = filtered(r, q.filter).select(COLUMNS);
   if (q.after) {
     const [a, b] = q.after;
     sel = sel.where((eb) =>
       eb(eb.refTuple('effective_at', 'seq'), q.order === 'desc' ? '<' : '>', eb.tuple(a, b)),
     );
   }
-  const rows = await sel
-    .orderBy('effective_at', q.order)
-    .orderBy('seq', q.order)
-    .limit(q.limit + 1)
-    .execute();
+  const rows = (await r.all(
+    sel
+      .orderBy('effective_at', q.order)
+      .orderBy('seq', q.order)
+      .limit(q.limit + 1),
+  )) as ObsRow[];
   const more = rows.length > q.limit;
   if (more) rows.pop();
   return { rows, more };
 }
 
-export async function countObservations(db: Db, f: ObservationFilter): Promise<number> {
+export async function countObservations(r: FhirReader, f: ObservationFilter): Promise<number> {
   if (f.patientIds?.length === 0) return 0;
-  const r = await filtered(db, f)
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+  const row = await r.first(filtered(r, f).select((eb) => eb.fn.countAll<number>().as('n')));
+  return Number(row?.n ?? 0);
 }
 
 /** The diastolic rows that complete the BP panels headed by `heads` (systolic rows). */
-export async function bpCompanions(db: Db, heads: readonly ObsRow[]): Promise<Map<string, ObsRow>> {
+export async function bpCompanions(r: FhirReader, heads: readonly ObsRow[]): Promise<Map<string, ObsRow>> {
   const out = new Map<string, ObsRow>();
   const sys = heads.filter((h) => h.code === BP.systolic && h.panel === BP.panel);
   if (sys.length === 0) return out;
@@ -196,18 +217,19 @@ export async function bpCompanions(db: Db, heads: readonly ObsRow[]): Promise<Ma
   for (const h of sys)
     byPatient.set(h.patient_id, [...(byPatient.get(h.patient_id) ?? []), Number(h.effective_at)]);
   for (const [patientId, times] of byPatient) {
-    const rows = await db
-      .selectFrom('observations')
-      .selectAll()
-      .where('patient_id', '=', patientId)
-      .where('code', '=', BP.diastolic)
-      .where('panel', '=', BP.panel)
-      .where('effective_at', 'in', times)
-      .orderBy('seq')
-      .execute();
-    for (const r of rows) {
-      const key = `${r.patient_id}|${r.effective_at}`;
-      if (!out.has(key)) out.set(key, r);
+    const rows = (await r.all(
+      r.db
+        .selectFrom('observations')
+        .select(COLUMNS)
+        .where('patient_id', '=', patientId)
+        .where('code', '=', BP.diastolic)
+        .where('panel', '=', BP.panel)
+        .where('effective_at', 'in', times)
+        .orderBy('seq'),
+    )) as ObsRow[];
+    for (const row of rows) {
+      const key = companionKey(row);
+      if (!out.has(key)) out.set(key, row);
     }
   }
   return out;
@@ -217,19 +239,22 @@ export function companionKey(r: ObsRow): string {
   return `${r.patient_id}|${r.effective_at}`;
 }
 
-export async function observationById(db: Db, id: string): Promise<ObsRow | undefined> {
-  return db.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst();
+export async function observationById(r: FhirReader, id: string): Promise<ObsRow | undefined> {
+  return (await r.first(r.db.selectFrom('observations').select(COLUMNS).where('id', '=', id))) as
+    | ObsRow
+    | undefined;
 }
 
 /** For a diastolic panel row: the systolic head it belongs to, if any. */
-export async function bpHeadOf(db: Db, r: ObsRow): Promise<ObsRow | undefined> {
-  return db
-    .selectFrom('observations')
-    .selectAll()
-    .where('patient_id', '=', r.patient_id)
-    .where('code', '=', BP.systolic)
-    .where('panel', '=', BP.panel)
-    .where('effective_at', '=', r.effective_at)
-    .orderBy('seq')
-    .executeTakeFirst();
+export async function bpHeadOf(r: FhirReader, row: ObsRow): Promise<ObsRow | undefined> {
+  return (await r.first(
+    r.db
+      .selectFrom('observations')
+      .select(COLUMNS)
+      .where('patient_id', '=', row.patient_id)
+      .where('code', '=', BP.systolic)
+      .where('panel', '=', BP.panel)
+      .where('effective_at', '=', row.effective_at)
+      .orderBy('seq'),
+  )) as ObsRow | undefined;
 }

@@ -10,6 +10,7 @@ import { searchset } from './bundle-builder.ts';
 import { SID } from './constants.ts';
 import { invalid } from './outcome.ts';
 import { toFhirPatient } from './patient-map.ts';
+import type { FhirReader } from './reader.ts';
 import {
   type DateRange,
   decodeCursor,
@@ -91,15 +92,17 @@ function birthdateCond(eb: EB, r: DateRange): Cond {
 
 export class PatientApi {
   readonly #s: Services;
-  constructor(s: Services) {
+  readonly #r: FhirReader;
+  constructor(s: Services, reader: FhirReader) {
     this.#s = s;
+    this.#r = reader;
   }
 
   async read(actor: Actor, id: string): Promise<FhirPatient> {
-    const { gate, store } = this.#s;
+    const { gate } = this.#s;
     if (!isFhirId(id)) throw notFound(`Patient/${id} not found`);
     const decision = await gate.check(actor, 'patient:read', { type: 'patient', patientId: id }, FHIR_SOURCE);
-    const row = await store.db.selectFrom('patients').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.#r.first(this.#r.db.selectFrom('patients').selectAll().where('id', '=', id));
     if (!row) throw notFound(`Patient/${id} not found`);
     await gate.record(actor, 'patient:read', decision, FHIR_SOURCE, {
       type: 'patient.read',
@@ -132,7 +135,7 @@ export class PatientApi {
       decisions,
       base: baseDecision,
     } = await searchScope(gate, actor, 'patient:read', undefined);
-    let sel = store.db.selectFrom('patients');
+    let sel = this.#r.db.selectFrom('patients');
     if (scope.kind === 'some') {
       if (scope.ids.length === 0) sel = sel.where(sql.lit(1), '=', sql.lit(0));
       else sel = sel.where('id', 'in', scope.ids);
@@ -143,17 +146,12 @@ export class PatientApi {
     for (const n of names) sel = sel.where((eb) => eb.or(n.values.map((v) => nameCond(eb, n.modifier, v))));
     for (const b of births) sel = sel.where((eb) => birthdateCond(eb, b));
     const total = paging.total
-      ? Number((await sel.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+      ? Number((await this.#r.first(sel.select((eb) => eb.fn.countAll<number>().as('n'))))?.n ?? 0)
       : undefined;
     let page = sel.selectAll();
     if (after !== undefined) page = page.where('id', '>', after);
     const rows: PatientsTable[] =
-      paging.count === 0
-        ? []
-        : await page
-            .orderBy('id')
-            .limit(paging.count + 1)
-            .execute();
+      paging.count === 0 ? [] : await this.#r.all(page.orderBy('id').limit(paging.count + 1));
     const more = rows.length > paging.count;
     if (more) rows.pop();
     const pageDecisions = await decidePage(

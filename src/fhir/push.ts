@@ -8,13 +8,13 @@
  * observations repeats that patient's (conditional) entry.
  */
 import type { Bundle, BundleEntry, Observation, Patient } from '@medplum/fhirtypes';
-import type { Db } from '../store/db.ts';
 import type { PatientsTable } from '../store/schema.ts';
 import { type FhirClient, FhirHttpError, outcomeText } from './client.ts';
 import { SID } from './constants.ts';
 import { toFhirObservation } from './observation-map.ts';
 import { bpCompanions, companionKey, searchObservations } from './observation-store.ts';
 import { toFhirPatient } from './patient-map.ts';
+import type { FhirReader } from './reader.ts';
 
 export interface PushOptions {
   client: FhirClient;
@@ -75,7 +75,8 @@ export function pushObservationEntry(o: Observation): BundleEntry {
   };
 }
 
-async function selectPatients(db: Db, o: PushOptions): Promise<PatientsTable[]> {
+async function selectPatients(r: FhirReader, o: PushOptions): Promise<PatientsTable[]> {
+  const db = r.db;
   if (o.all) return db.selectFrom('patients').selectAll().orderBy('id').execute();
   if (!o.patient) throw new Error('give --patient ID or --all');
   const rows = await db
@@ -87,9 +88,10 @@ async function selectPatients(db: Db, o: PushOptions): Promise<PatientsTable[]> 
   return rows;
 }
 
-export async function pushToFhir(db: Db, o: PushOptions): Promise<PushReport> {
+export async function pushToFhir(r: FhirReader, o: PushOptions): Promise<PushReport> {
   const chunk = Math.max(2, Math.min(o.chunk ?? 500, 1000));
-  const patients = await selectPatients(db, o);
+  const patients = await selectPatients(r, o);
+  const db = r.db;
   let count = db.selectFrom('observations').select((eb) => eb.fn.countAll<number>().as('n'));
   if (!o.all)
     count = count.where(
@@ -144,13 +146,13 @@ export async function pushToFhir(db: Db, o: PushOptions): Promise<PushReport> {
     pendingRows++;
     let after: [number, number] | undefined;
     for (;;) {
-      const { rows, more } = await searchObservations(db, {
+      const { rows, more } = await searchObservations(r, {
         filter: { patientIds: [p.id], recordedSince: o.since },
         order: 'asc',
         limit: PAGE,
         after,
       });
-      const companions = await bpCompanions(db, rows);
+      const companions = await bpCompanions(r, rows);
       for (const r of rows) {
         if (entries.length >= chunk) {
           await send();

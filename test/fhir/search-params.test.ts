@@ -341,3 +341,18 @@ describe('the validator itself', () => {
     ).toThrow(/vital-signs code/);
   });
 });
+
+describe('isoInstant', () => {
+  it('formats exactly as Date.prototype.toISOString', async () => {
+    const { isoInstant } = await import('../../src/fhir/iso.ts');
+    fc.assert(
+      fc.property(fc.integer({ min: -62167219200000, max: 253402300799999 }), (ms) => {
+        expect(isoInstant(ms)).toBe(new Date(ms).toISOString());
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const ms of [0, -1, 951782400000, 951868799999, 4107542400000, -62167219200000, 253402300799999]) {
+      expect(isoInstant(ms)).toBe(new Date(ms).toISOString());
+    }
+  });
+});

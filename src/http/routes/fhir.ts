@@ -13,6 +13,7 @@ import { FHIR_CONTENT_TYPE, FHIR_PREFIX } from '../../fhir/constants.ts';
 import { FlagApi } from '../../fhir/flag-api.ts';
 import { ObservationApi } from '../../fhir/observation-api.ts';
 import { PatientApi } from '../../fhir/patient-api.ts';
+import { FhirReader } from '../../fhir/reader.ts';
 import { type FhirResponse, WriteApi } from '../../fhir/write-api.ts';
 import { actorOf } from '../auth-hook.ts';
 import type { HttpContext } from '../context.ts';
@@ -43,8 +44,11 @@ function sendWrite(req: FastifyRequest, reply: FastifyReply, r: FhirResponse): F
 
 export function fhirRoutes(app: FastifyInstance, ctx: HttpContext): void {
   const s = ctx.services;
-  const patients = new PatientApi(s);
-  const observations = new ObservationApi(s);
+  // Hot reads go through their own connection on SQLite (see src/fhir/reader.ts).
+  const reader = new FhirReader(s.store);
+  app.addHook('onClose', async () => reader.close());
+  const patients = new PatientApi(s, reader);
+  const observations = new ObservationApi(s, reader);
   const flags = new FlagApi(s);
   const audits = new AuditEventApi(s);
   const writes = new WriteApi(s);

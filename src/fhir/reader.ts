@@ -1,0 +1,58 @@
+/**
+ * Where the FHIR API's hot reads run. On PostgreSQL: the store's pool, through Kysely. On SQLite:
+ * a second, read-only connection to the same file, so searches neither queue behind the writer's
+ * group-commit transactions on the shared connection nor change its settings, with memory-mapped
+ * I/O and a large page cache. Measured on 1 M observations: a 50-row page of one patient's heart
+ * rates is spread over ~50 table pages (rows arrive interleaved across patients); mmap and the
+ * cache halve that query's cost. WAL lets this reader see every committed write at once.
+ *
+ * Queries are still built with Kysely (one SQL text for both engines) and compiled here; the
+ * compiled SQL text keys a prepared-statement cache.
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import type { Compilable } from 'kysely';
+import type { Store } from '../store/db.ts';
+
+const MAX_STATEMENTS = 200;
+
+export class FhirReader {
+  readonly #store: Store;
+  readonly #conn: DatabaseSync | undefined;
+  readonly #stmts = new Map<string, StatementSync>();
+
+  constructor(store: Store) {
+    this.#store = store;
+    if (store.engine === 'sqlite') {
+      this.#conn = new DatabaseSync(store.location, { readOnly: true });
+      this.#conn.exec('PRAGMA busy_timeout = 5000');
+      this.#conn.exec('PRAGMA mmap_size = 1073741824');
+      this.#conn.exec('PRAGMA cache_size = -131072');
+    }
+  }
+
+  /** The query builder (queries are built on the store's Kysely instance, run here). */
+  get db(): Store['db'] {
+    return this.#store.db;
+  }
+
+  async all<T>(q: Compilable<T>): Promise<T[]> {
+    const c = q.compile();
+    if (!this.#conn) return (await this.#store.db.executeQuery(c)).rows as T[];
+    let st = this.#stmts.get(c.sql);
+    if (!st) {
+      if (this.#stmts.size >= MAX_STATEMENTS) this.#stmts.clear();
+      st = this.#conn.prepare(c.sql);
+      this.#stmts.set(c.sql, st);
+    }
+    return st.all(...(c.parameters as SQLInputValue[])) as T[];
+  }
+
+  async first<T>(q: Compilable<T>): Promise<T | undefined> {
+    return (await this.all(q))[0];
+  }
+
+  close(): void {
+    this.#stmts.clear();
+    if (this.#conn?.isOpen) this.#conn.close();
+  }
+}
