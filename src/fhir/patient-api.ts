@@ -113,7 +113,7 @@ export class PatientApi {
   }
 
   async search(actor: Actor, rawQuery: string, base: string): Promise<Bundle> {
-    const { gate, store } = this.#s;
+    const { gate } = this.#s;
     const q = parseQuery(rawQuery, PATIENT_SEARCH);
     const paging = parsePaging(q);
     const ids = q.get('_id')?.[0]?.values;

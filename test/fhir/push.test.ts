@@ -240,7 +240,7 @@ describe('FHIR client retries', () => {
       await expect(c.bundle(TX)).rejects.toMatchObject({ status: 503 });
       expect(s.seen).toHaveLength(4);
       expect(waits).toHaveLength(3);
-      waits.forEach((ms, i) => expect(ms).toBeLessThanOrEqual(100 * 2 ** i));
+      for (const [i, ms] of waits.entries()) expect(ms).toBeLessThanOrEqual(100 * 2 ** i);
     } finally {
       s.server.close();
     }
