@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -30,6 +31,8 @@ export class ApiClient {
   readonly #agent: http.Agent;
   #access: string | undefined;
   #refresh: string | undefined;
+  /** The TLS version negotiated on the last https request (e.g. TLSv1.3). */
+  tlsProtocol: string | undefined;
 
   constructor(base: string, opts: { ca?: string | Buffer | undefined } = {}) {
     this.base = new URL(base);
@@ -97,6 +100,8 @@ export class ApiClient {
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const req = mod.request(url, { method, headers, agent: this.#agent, timeout: 120_000 }, (res) => {
+        const sock = res.socket as Partial<TLSSocket>;
+        if (typeof sock.getProtocol === 'function') this.tlsProtocol = sock.getProtocol() ?? undefined;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {

@@ -357,7 +357,9 @@ export async function runClient(opts: {
       io.say('Too many failed attempts.');
       return 1;
     }
-    io.say(`Signed in as ${clean(me.username)} (${me.role}).`);
+    io.say(
+      `Signed in as ${clean(me.username)} (${me.role})${api.tlsProtocol ? ` over ${api.tlsProtocol}` : ''}.`,
+    );
     const session = new Session(io, api, me);
     const items = session.menu();
     if (items.length === 0)
