@@ -4,7 +4,7 @@
  * engine-specific SQL (triggers, auto-increment keys) branches on `ctx.engine` inside a migration.
  * Applied migrations are never edited: a change is a new migration.
  */
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import type { Engine } from '../db.ts';
 import * as m0001 from './0001_foundation.ts';
 import * as m0002 from './0002_observations.ts';
@@ -43,7 +43,17 @@ class CodeMigrations implements MigrationProvider {
 }
 
 export async function migrate(db: Kysely<unknown>, engine: Engine): Promise<void> {
-  const migrator = new Migrator({ db, provider: new CodeMigrations(engine) });
+  // Kysely looks for its lock table in every schema unless told which one: with several schemas
+  // in one database (tests, benchmarks) another schema's table made it skip creating its own.
+  const schema =
+    engine === 'postgres'
+      ? (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s
+      : undefined;
+  const migrator = new Migrator({
+    db,
+    provider: new CodeMigrations(engine),
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
