@@ -54,6 +54,8 @@ export class LiveStation {
   escalations = new Map<string, EscalationPayload>();
   deviceAlarms: Array<{ deviceId: string; text: string; at: number }> = [];
   connection: Connection = 'connecting';
+  /** Per patient, a number that changes whenever anything shown for them changes (tile memo). */
+  rev = new Map<string, number>();
   error: string | null = null;
   /** Server clock minus ours, from the last subscription answer. */
   skewMs = 0;
@@ -75,8 +77,21 @@ export class LiveStation {
     return () => this.#listeners.delete(fn);
   }
 
-  /** Coalesces bursts of events into one render per animation frame. */
-  #changed(): void {
+  #bump(patientId: string): void {
+    this.rev.set(patientId, (this.rev.get(patientId) ?? 0) + 1);
+  }
+
+  /**
+   * Coalesces bursts of events into one render per animation frame; alarms (`urgent`) render in
+   * this task, without waiting for the next frame.
+   */
+  #changed(urgent = false): void {
+    if (urgent) {
+      queueMicrotask(() => {
+        for (const fn of this.#listeners) fn();
+      });
+      return;
+    }
     if (this.#scheduled) return;
     this.#scheduled = true;
     requestAnimationFrame(() => {
@@ -109,16 +124,17 @@ export class LiveStation {
       this.#alarmOffset = Math.max(this.#alarmOffset ?? 0, e.offset);
       const fresh = this.applyAlarm(e.alarm);
       if (fresh && e.type === 'raised') this.onAlarmRaised?.(e.alarm);
-      this.#changed();
+      this.#changed(true);
     });
     socket.on('news2', (n: News2Payload) => {
       this.news2.set(n.patientId, n);
+      this.#bump(n.patientId);
       this.#changed();
     });
     socket.on('escalation', (e: EscalationPayload) => {
       this.escalations.set(e.alarm.id, e);
       this.applyAlarm(e.alarm);
-      this.#changed();
+      this.#changed(true);
     });
     socket.on('device-alarm', (m: { deviceId: string; alarm: { text: string; time: number } }) => {
       this.deviceAlarms = [
@@ -202,7 +218,10 @@ export class LiveStation {
     for (const a of ack.alarms) this.applyAlarm(a);
     this.#alarmOffset = Math.max(this.#alarmOffset ?? 0, ack.alarmOffset);
     for (const u of ack.vitals) this.#applyVitals(u, true);
-    for (const n of ack.news2) this.news2.set(n.patientId, n);
+    for (const n of ack.news2) {
+      this.news2.set(n.patientId, n);
+      this.#bump(n.patientId);
+    }
     window.clearTimeout(this.#offlineTimer);
     this.connection = 'live';
     this.#changed();
@@ -213,6 +232,7 @@ export class LiveStation {
     const old = this.alarms.get(a.id);
     if (old && (STATE_RANK[a.state] ?? 0) < (STATE_RANK[old.state] ?? 0)) return false;
     this.alarms.set(a.id, a);
+    this.#bump(a.patientId);
     return old === undefined;
   }
 
@@ -223,6 +243,7 @@ export class LiveStation {
       this.vitals.set(u.patientId, live);
     }
     const now = Date.now();
+    this.#bump(u.patientId);
     for (const s of u.samples) {
       if (s.ts <= live.lastTs) continue; // seen (ward and patient rooms, or an overlapping replay)
       live.samples.push(s);

@@ -4,6 +4,7 @@
  * stale: greyed, hatched, its numbers dimmed and its age written out, so it can never pass for live.
  */
 
+import { memo } from 'preact/compat';
 import { age, bp, clock, fmt, news2Words, PRIORITY_LABEL } from '../format.ts';
 import type { AlarmSnapshot, LiveStation, PatientInfo } from '../live.ts';
 import { STALE_MS } from '../live.ts';
@@ -101,17 +102,48 @@ export function Tiles(props: { live: LiveStation; now: number }) {
   );
   return (
     <section class="tiles" aria-label="Patients, most urgent first">
-      {patients.map((p) => (
-        <Tile key={p.id} live={live} p={p} alarms={byPatient.get(p.id) ?? []} now={now} />
-      ))}
+      {patients.map((p) => {
+        const ageMs = live.ageMs(p.id, now);
+        return (
+          <Tile
+            key={p.id}
+            live={live}
+            p={p}
+            alarms={byPatient.get(p.id) ?? []}
+            ageMs={ageMs}
+            ageS={Number.isFinite(ageMs) ? Math.floor(ageMs / 1000) : -1}
+            rev={live.rev.get(p.id) ?? 0}
+          />
+        );
+      })}
     </section>
   );
 }
 
-function Tile(props: { live: LiveStation; p: PatientInfo; alarms: AlarmSnapshot[]; now: number }) {
-  const { live, p, alarms, now } = props;
+interface TileProps {
+  live: LiveStation;
+  p: PatientInfo;
+  alarms: AlarmSnapshot[];
+  ageMs: number;
+  /** Whole seconds of age: the only part of the age a tile shows. */
+  ageS: number;
+  /** Changes whenever the patient's data changes. */
+  rev: number;
+}
+
+/**
+ * Re-renders only when its patient's data changed, its age moved a second, or it turned stale:
+ * with 100 patients at 1 Hz, most renders of the station touch a few tiles.
+ */
+const Tile = memo(
+  TileView,
+  (a: TileProps, b: TileProps) =>
+    a.rev === b.rev && a.ageS === b.ageS && a.ageMs > STALE_MS === b.ageMs > STALE_MS && a.p === b.p,
+);
+
+function TileView(props: TileProps) {
+  const { live, p, alarms, ageMs } = props;
   const v = live.vitals.get(p.id);
-  const ageMs = live.ageMs(p.id, now);
   const stale = ageMs > STALE_MS;
   const n = live.news2.get(p.id);
   const top = alarms[0];
