@@ -1,12 +1,12 @@
 /** FHIR Observation: read and search (policy-filtered, keyset-paged, audited once per request). */
-import type { Bundle, Observation as FhirObservation } from '@medplum/fhirtypes';
+import type { Observation as FhirObservation } from '@medplum/fhirtypes';
 import type { Actor } from '../auth/policy.ts';
 import { notFound } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { combine, decidePage, FHIR_SOURCE, searchScope } from './access.ts';
-import { searchset } from './bundle-builder.ts';
+import { searchsetJson } from './bundle-builder.ts';
 import { HL7 } from './constants.ts';
-import { isBpPart, type ObsRow, toFhirObservation } from './observation-map.ts';
+import { isBpPart, type ObsRow, observationJson, toFhirObservation } from './observation-map.ts';
 import {
   bpCompanions,
   bpHeadOf,
@@ -111,7 +111,8 @@ export class ObservationApi {
     return toFhirObservation(row, companion);
   }
 
-  async search(actor: Actor, rawQuery: string, base: string): Promise<Bundle> {
+  /** A searchset Bundle as JSON text (the hot path serialises rows directly). */
+  async search(actor: Actor, rawQuery: string, base: string): Promise<string> {
     const { gate } = this.#s;
     const q = parseQuery(rawQuery, OBSERVATION_SEARCH);
     const paging = parsePaging(q);
@@ -147,15 +148,20 @@ export class ObservationApi {
       detail: { patientIds, count: rows.length, query: rawQuery.slice(0, 500) },
     });
     const last = rows.at(-1);
-    return searchset(
+    // Rows go straight to JSON text (observationJson); BP panels, rare, through the object mapping.
+    const entries = rows.map((r) => ({
+      id: r.id,
+      json: isBpPart(r)
+        ? JSON.stringify(toFhirObservation(r, companions.get(companionKey(r))))
+        : observationJson(r),
+    }));
+    return searchsetJson(
       base,
       'Observation',
       rawQuery,
-      {
-        resources: rows.map((r) => toFhirObservation(r, companions.get(companionKey(r)))),
-        next: more && last ? encodeCursor([order, Number(last.effective_at), Number(last.seq)]) : undefined,
-        total,
-      },
+      entries,
+      more && last ? encodeCursor([order, Number(last.effective_at), Number(last.seq)]) : undefined,
+      total,
       paging.count,
     );
   }

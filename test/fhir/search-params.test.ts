@@ -356,3 +356,78 @@ describe('isoInstant', () => {
     }
   });
 });
+
+describe('the search fast path', () => {
+  const text = fc.oneof(fc.constantFrom('a', 'é"\\\n', '\u2028', '<x>'), fc.string({ maxLength: 12 }));
+  const rowArb = fc.record({
+    id: fc.oneof(fc.uuid(), fc.constant('o-1')),
+    patient_id: fc.oneof(fc.uuid(), fc.constant('p"1')),
+    code: fc.constantFrom('8867-4', '9279-1', '2708-6', '59408-5', '8310-5', '2345-7', '147842', 'X"Y'),
+    code_system: fc.constantFrom(
+      'http://loinc.org',
+      'urn:iso:std:iso:11073:10101',
+      'L',
+      '99 LOCAL',
+      'http://snomed.info/sct',
+    ),
+    display: fc.option(text, { nil: null }),
+    mdc_code: fc.option(fc.constantFrom('147842', '150456', '999', '8867-4'), { nil: null }),
+    value_num: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: null }),
+    value_text: fc.option(text, { nil: null }),
+    unit: fc.option(fc.constantFrom('/min', '%', 'Cel', 'mm[Hg]', 'mmol/L', 'x"y'), { nil: null }),
+    ref_range: fc.option(fc.constantFrom('60-100', ' 3.9 - 5.8 ', '<5', 'neg', '-1--2'), { nil: null }),
+    abnormal_flags: fc.option(fc.constantFrom('H', 'L,HH', 'A, N', 'toolong', '<'), { nil: null }),
+    status: fc.constantFrom('final', 'preliminary', 'amended', 'done'),
+    category: fc.option(fc.constantFrom('vital-signs', 'laboratory', 'weird"cat'), { nil: null }),
+    effective_at: fc.integer({ min: 0, max: 4102444800000 }),
+    recorded_at: fc.integer({ min: 0, max: 4102444800000 }),
+    identifier: fc.option(fc.constantFrom('urn:x|1', 'http://a|b|c', 'sys|"q"'), { nil: null }),
+  });
+
+  it('serialises rows exactly as JSON.stringify of the reference mapping', async () => {
+    const { observationJson } = await import('../../src/fhir/observation-map.ts');
+    fc.assert(
+      fc.property(rowArb, (r) => {
+        const full = row({ ...r, panel: null });
+        expect(observationJson(full)).toBe(JSON.stringify(toFhirObservation(full)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('wraps entries in the same searchset Bundle, byte for byte', async () => {
+    const { searchset, searchsetJson } = await import('../../src/fhir/bundle-builder.ts');
+    const { observationJson } = await import('../../src/fhir/observation-map.ts');
+    fc.assert(
+      fc.property(
+        fc.array(rowArb, { maxLength: 5 }),
+        fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+        fc.option(fc.nat(), { nil: undefined }),
+        fc.constantFrom('', 'patient=p1&_count=5', 'code=a%7Cb&_cursor=x&_count=9'),
+        (rs, next, total, raw) => {
+          const rows = rs.map((r) => row({ ...r, panel: null }));
+          const want = JSON.stringify(
+            searchset(
+              'http://h/fhir/R4',
+              'Observation',
+              raw,
+              { resources: rows.map((r) => toFhirObservation(r)), next, total },
+              7,
+            ),
+          );
+          const got = searchsetJson(
+            'http://h/fhir/R4',
+            'Observation',
+            raw,
+            rows.map((r) => ({ id: r.id, json: observationJson(r) })),
+            next,
+            total,
+            7,
+          );
+          expect(got).toBe(want);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});

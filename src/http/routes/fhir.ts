@@ -36,6 +36,12 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Sends a resource as application/fhir+json (Fastify serialises it: the type contains "json"). */
+function fhir<T>(reply: FastifyReply, body: T): T {
+  reply.type(FHIR_CONTENT_TYPE);
+  return body;
+}
+
 function sendWrite(req: FastifyRequest, reply: FastifyReply, r: FhirResponse): FastifyReply {
   reply.code(r.status).headers(r.headers).type(FHIR_CONTENT_TYPE);
   const minimal = /return=minimal/.test(header(req, 'prefer') ?? '');
@@ -71,29 +77,21 @@ export function fhirRoutes(app: FastifyInstance, ctx: HttpContext): void {
           }
         },
       );
-      f.addHook('onSend', async (_req, reply, payload) => {
-        // Resources are sent as objects; give them the FHIR media type.
-        if (
-          !reply.hasHeader('content-type') ||
-          /^application\/json/.test(String(reply.getHeader('content-type')))
-        ) {
-          reply.type(FHIR_CONTENT_TYPE);
-        }
-        return payload;
-      });
 
       // Public, like every FHIR server's: it describes the API, not patients.
-      f.get('/metadata', { schema: { hide: true } }, async (req) =>
-        capabilityStatement(baseOf(req), VERSION, started),
+      f.get('/metadata', { schema: { hide: true } }, async (req, reply) =>
+        fhir(reply, capabilityStatement(baseOf(req), VERSION, started)),
       );
 
       f.get('/Patient/:id', auth, async (req, reply) => {
         const p = await patients.read(actorOf(req), idOf(req));
         reply.header('etag', `W/"${p.meta?.versionId}"`);
         if (p.meta?.lastUpdated) reply.header('last-modified', new Date(p.meta.lastUpdated).toUTCString());
-        return p;
+        return fhir(reply, p);
       });
-      f.get('/Patient', auth, async (req) => patients.search(actorOf(req), rawQuery(req), baseOf(req)));
+      f.get('/Patient', auth, async (req, reply) =>
+        fhir(reply, await patients.search(actorOf(req), rawQuery(req), baseOf(req))),
+      );
       f.post('/Patient', auth, async (req, reply) =>
         sendWrite(
           req,
@@ -109,9 +107,11 @@ export function fhirRoutes(app: FastifyInstance, ctx: HttpContext): void {
         ),
       );
 
-      f.get('/Observation/:id', auth, async (req) => observations.read(actorOf(req), idOf(req)));
-      f.get('/Observation', auth, async (req) =>
-        observations.search(actorOf(req), rawQuery(req), baseOf(req)),
+      f.get('/Observation/:id', auth, async (req, reply) =>
+        fhir(reply, await observations.read(actorOf(req), idOf(req))),
+      );
+      f.get('/Observation', auth, async (req, reply) =>
+        fhir(reply, await observations.search(actorOf(req), rawQuery(req), baseOf(req))),
       );
       f.post('/Observation', auth, async (req, reply) =>
         sendWrite(
@@ -121,13 +121,19 @@ export function fhirRoutes(app: FastifyInstance, ctx: HttpContext): void {
         ),
       );
 
-      f.get('/Flag/:id', auth, async (req) => flags.read(actorOf(req), idOf(req)));
-      f.get('/Flag', auth, async (req) => flags.search(actorOf(req), rawQuery(req), baseOf(req)));
+      f.get('/Flag/:id', auth, async (req, reply) => fhir(reply, await flags.read(actorOf(req), idOf(req))));
+      f.get('/Flag', auth, async (req, reply) =>
+        fhir(reply, await flags.search(actorOf(req), rawQuery(req), baseOf(req))),
+      );
 
-      f.get('/AuditEvent/:id', auth, async (req) => audits.read(actorOf(req), idOf(req)));
-      f.get('/AuditEvent', auth, async (req) => audits.search(actorOf(req), rawQuery(req), baseOf(req)));
+      f.get('/AuditEvent/:id', auth, async (req, reply) =>
+        fhir(reply, await audits.read(actorOf(req), idOf(req))),
+      );
+      f.get('/AuditEvent', auth, async (req, reply) =>
+        fhir(reply, await audits.search(actorOf(req), rawQuery(req), baseOf(req))),
+      );
 
-      f.post('/', auth, async (req) => writes.bundle(actorOf(req), req.body));
+      f.post('/', auth, async (req, reply) => fhir(reply, await writes.bundle(actorOf(req), req.body)));
     },
     { prefix: FHIR_PREFIX },
   );
