@@ -77,7 +77,9 @@ async function verifyAction(flags: VerifyFlags): Promise<number> {
     if (!vkey) throw new UsageError(`no audit-log key in ${config.dataDir}/keys: pass --key`);
     const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
     try {
-      report = await verifySource(storeSource(new AuditSql(store.db, store.sqlite)), {
+      // SQLite: entries are read and hashed on a second thread (not in strict mode, which parses each).
+      const sqliteFile = store.engine === 'sqlite' && !flags.strict ? store.location : undefined;
+      report = await verifySource(storeSource(new AuditSql(store.db, store.sqlite), { sqliteFile }), {
         keys: [vkey],
         origin: merkle.parseVerifierKey(vkey).name,
         trusted,

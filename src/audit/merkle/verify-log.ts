@@ -28,7 +28,19 @@ import { TreeBuilder } from './tree.ts';
 import { consistencyPlan, planNodeIds } from './tree-math.ts';
 
 /** An entry as stored: the object, or its canonical bytes (Uint8Array or UTF-8 string). */
-export type StoredEntry = AuditEntry | Uint8Array | string;
+export type StoredEntry = AuditEntry | Uint8Array | string | PrehashedEntry;
+
+/**
+ * An entry whose bytes were read, seq-scanned and leaf-hashed elsewhere (a reader thread, so the
+ * verifier's work is split over two cores). The reader computes exactly what the byte path here
+ * does: `seq` from scanSeq (undefined with `error` when it has none), `leafHash` = SHA-256(0x00 ‖ bytes).
+ */
+export interface PrehashedEntry {
+  readonly prehashed: true;
+  readonly seq: number | undefined;
+  readonly leafHash: Uint8Array;
+  readonly error?: string | undefined;
+}
 
 export interface VerifyLogOptions {
   /** Every stored entry, in log order. */
@@ -179,7 +191,7 @@ const SEQ_KEY = Buffer.from('"seq":');
  * quote is always escaped, so the last `"seq":` in the bytes is the top-level one. Bytes that are
  * not canonical may yield a wrong seq here, but then their leaf hash is wrong too.
  */
-function scanSeq(bytes: Uint8Array): number | undefined {
+export function scanSeq(bytes: Uint8Array): number | undefined {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const at = b.lastIndexOf(SEQ_KEY);
   if (at < 0) return undefined;
@@ -328,9 +340,20 @@ export async function verifyLog(opts: VerifyLogOptions): Promise<LogVerifyReport
 
   let index = 0;
   for await (const item of iterate(opts.entries)) {
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | undefined;
+    let leaf: Uint8Array | undefined;
     let seq: number | undefined;
-    if (typeof item === 'string' || item instanceof Uint8Array) {
+    if (typeof item === 'object' && 'prehashed' in item) {
+      seq = item.seq;
+      leaf = item.leafHash;
+      if (item.error !== undefined)
+        problems.add({
+          kind: 'entry-malformed',
+          index,
+          exact: true,
+          message: `entry ${index}: ${item.error}`,
+        });
+    } else if (typeof item === 'string' || item instanceof Uint8Array) {
       bytes = typeof item === 'string' ? Buffer.from(item, 'utf8') : item;
       try {
         if (strict) seq = decodeEntry(bytes).seq;
@@ -395,7 +418,7 @@ export async function verifyLog(opts: VerifyLogOptions): Promise<LogVerifyReport
     }
     if (seq !== undefined) lastSeq = seq;
 
-    builder.push(leafHash(bytes), sink);
+    builder.push(leaf ?? leafHash(bytes!), sink);
     index++;
     if (rootsAt.has(index)) rootsAt.set(index, builder.root());
     if (pendingNodes.length >= NODE_BATCH) await flushNodes();

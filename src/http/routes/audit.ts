@@ -295,7 +295,9 @@ export function auditRoutes(app: FastifyInstance, ctx: HttpContext): void {
       return audited(req, 'audit.verify', async () => {
         if (!audit.vkey || !audit.origin) throw badRequest('this log signs no checkpoints');
         const t0 = performance.now();
-        const report = await verifySource(storeSource(audit.sqlLayer, { yieldEvery: 20_000 }), {
+        const { store } = ctx.services;
+        const sqliteFile = store.engine === 'sqlite' ? store.location : undefined;
+        const report = await verifySource(storeSource(audit.sqlLayer, { yieldEvery: 20_000, sqliteFile }), {
           keys: [audit.vkey],
           origin: audit.origin,
           trusted,
