@@ -81,9 +81,20 @@ describe.each(ENGINES)('audit log in the store on %s', (engine) => {
     expect(report.checkpoints.filter((x) => x.state === 'ok')).toHaveLength(3);
   });
 
-  it('refuses updates and deletes in the engine while the triggers stand', async () => {
+  it('refuses updates and deletes in the engine while the triggers stand, and malformed events alone', async () => {
     f = await openLogFixture(engine);
     await fill(f.log, 0, 3);
+    const bad = [
+      f.log.append({ type: 'Patient Read', action: 'R', outcome: 0 }),
+      f.log.append({ type: 'patient.read', action: 'X' as 'R', outcome: 0 }),
+      f.log.append({ type: 'patient.read', action: 'R', outcome: 3 as 0 }),
+      f.log.append({ type: 'patient.read', action: 'R', outcome: 0, purpose: 'no spaces allowed' }),
+    ];
+    const good = f.log.append({ type: 'patient.read', action: 'R', outcome: 0 });
+    const results = await Promise.allSettled(bad);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/lowercase dotted/);
+    expect((await good).seq).toBe(3);
     await expect(
       f.store.db.updateTable('audit_events').set({ entry: '{}' }).where('seq', '=', 1).execute(),
     ).rejects.toThrow(/append-only/);
