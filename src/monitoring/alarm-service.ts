@@ -97,6 +97,7 @@ export class AlarmService {
   readonly #log: Logger | undefined;
   readonly #writer: GroupCommitter<AlarmWrite, boolean>;
   readonly #inflight = new Map<string, Promise<FrameOutcome>>();
+  readonly #news2Shown = new Map<string, string>();
   readonly #opts: AlarmServiceOptions;
   #timer: NodeJS.Timeout | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
@@ -178,6 +179,11 @@ export class AlarmService {
 
   #onNews2(patientId: string, s: News2State, events: AlarmEvent[], now: number): void {
     events.push(...this.engine.observeNews2(patientId, s.result, now));
+    // Published when what a clinician sees changes (score, band, completeness), not per rescore.
+    const r = s.result;
+    const shown = `${r.total}|${r.band}|${r.complete}|${r.missing.length}`;
+    if (this.#news2Shown.get(patientId) === shown) return;
+    this.#news2Shown.set(patientId, shown);
     this.#publish('news2', { patientId, at: s.at, ...summary(s) });
   }
 

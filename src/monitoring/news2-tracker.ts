@@ -12,7 +12,6 @@ import {
   type Consciousness,
   type News2Input,
   type News2Result,
-  roundClinical,
   type Spo2Scale,
   scoreNews2,
 } from './news2.ts';
@@ -49,8 +48,8 @@ class PatientNews2 {
   onOxygen: Reading<boolean> | null = null;
   consciousness: Reading<Consciousness> | null = null;
   scale: Spo2Scale = 1;
-  /** Rounded inputs of the last score, as one comparable string. */
-  lastKey = '';
+  /** Rounded inputs of the last score (-1 = missing; NaN before the first), compared without building strings. */
+  readonly key = new Float64Array(8).fill(Number.NaN);
   last: News2State | null = null;
 }
 
@@ -117,11 +116,26 @@ export class News2Tracker {
       consciousness: fresh(p.consciousness, A.consciousness, now),
       temperature: fresh(p.temp, A.temperature, now),
     };
-    const key = `${r0(input.respirationRate)}|${r0(input.spo2)}|${p.scale}|${input.onOxygen}|${r0(
-      input.systolicBp,
-    )}|${r0(input.pulse)}|${input.consciousness}|${r1(input.temperature)}`;
-    if (!force && key === p.lastKey) return null;
-    p.lastKey = key;
+    // Rounded as scored (whole numbers; temperature to 0.1): most 1 Hz samples change none of these.
+    const k = p.key;
+    const changed =
+      k[0] !== r0(input.respirationRate) ||
+      k[1] !== r0(input.spo2) ||
+      k[2] !== p.scale ||
+      k[3] !== bool(input.onOxygen) ||
+      k[4] !== r0(input.systolicBp) ||
+      k[5] !== r0(input.pulse) ||
+      k[6] !== acvpu(input.consciousness) ||
+      k[7] !== r1(input.temperature);
+    if (!force && !changed) return null;
+    k[0] = r0(input.respirationRate);
+    k[1] = r0(input.spo2);
+    k[2] = p.scale;
+    k[3] = bool(input.onOxygen);
+    k[4] = r0(input.systolicBp);
+    k[5] = r0(input.pulse);
+    k[6] = acvpu(input.consciousness);
+    k[7] = r1(input.temperature);
     p.last = { result: scoreNews2(input), at: now, input };
     return p.last;
   }
@@ -146,9 +160,16 @@ function newer<T>(old: Reading<T> | null, value: T, at: number): Reading<T> {
   return { value, at };
 }
 
-function r0(v: number | null | undefined): string {
-  return v === null || v === undefined ? '-' : String(roundClinical(v, 0));
+/** Half-up rounding as the chart is filled in (a change detector only); -1 for a missing value. */
+function r0(v: number | null | undefined): number {
+  return v === null || v === undefined ? -1 : Math.floor(v + 0.5 + 1e-9);
 }
-function r1(v: number | null | undefined): string {
-  return v === null || v === undefined ? '-' : String(roundClinical(v, 1));
+function r1(v: number | null | undefined): number {
+  return v === null || v === undefined ? -1 : Math.floor(v * 10 + 0.5 + 1e-9);
+}
+function bool(v: boolean | null | undefined): number {
+  return v === null || v === undefined ? -1 : v ? 1 : 0;
+}
+function acvpu(c: Consciousness | null | undefined): number {
+  return c === null || c === undefined ? -1 : 'ACVPU'.indexOf(c);
 }

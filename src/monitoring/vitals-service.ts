@@ -34,6 +34,7 @@ import {
 import { badRequest } from '../errors.ts';
 import type { Store } from '../store/db.ts';
 import type { VitalSamplesTable } from '../store/schema.ts';
+import { WalCheckpointer } from './wal-checkpointer.ts';
 
 /** Column of each sign in vital_samples. */
 export const VITAL_COLUMNS = {
@@ -75,7 +76,7 @@ export interface VitalSample {
 }
 
 export interface VitalsOptions {
-  /** Longest a sample waits for its batch, ms. Default 50. */
+  /** Longest a sample waits for its batch, ms. Default 100. */
   flushMs?: number;
   /** Most samples per transaction. Default 16384. */
   maxBatch?: number;
@@ -142,6 +143,9 @@ export class VitalsService {
   #inFlight: Promise<void> | undefined;
   #closed = false;
   readonly #statements = new Map<number, StatementSync>();
+  #markStatement: StatementSync | undefined;
+  /** Started with the first sample (a CLI run that never ingests does not need a worker). */
+  #checkpointer: WalCheckpointer | undefined;
   #params: SQLInputValue[] = [];
   /** Counters for /metrics, tests and the benchmark. */
   readonly stats = { stored: 0, batches: 0, dropped: 0, failed: 0, lastCommitMs: 0, commitMs: 0 };
@@ -151,7 +155,7 @@ export class VitalsService {
     this.#bus = deps.bus;
     this.#gate = deps.gate;
     this.#log = opts.logger;
-    this.#flushMs = opts.flushMs ?? 50;
+    this.#flushMs = opts.flushMs ?? 100;
     this.#maxBatch = opts.maxBatch ?? 16_384;
     // The (patient, ts) index gets one hot leaf per monitored patient; SQLite's default 2 MB page
     // cache cannot hold them for 1,000 patients and every insert then read a page back (measured).
@@ -169,6 +173,9 @@ export class VitalsService {
     if (this.#closed || this.#queue.length >= this.#maxQueue) {
       this.stats.dropped++;
       return false;
+    }
+    if (this.#checkpointer === undefined && this.#store.sqlite && this.#store.engine === 'sqlite') {
+      this.#checkpointer = new WalCheckpointer(this.#store.sqlite, this.#store.location);
     }
     this.#queue.push(s);
     this.#live.push(s);
@@ -229,9 +236,9 @@ export class VitalsService {
       if (h === undefined || s.seq > h) high.set(s.deviceId, s.seq);
     }
     try {
-      await this.#store.db.transaction().execute(async (trx) => {
-        if (this.#store.sqlite) this.#insertSqlite(batch);
-        else {
+      if (this.#store.sqlite) await this.#commitSqlite(batch, high);
+      else {
+        await this.#store.db.transaction().execute(async (trx) => {
           const rows = batch.map(toRow);
           for (let i = 0; i < rows.length; i += 2000) {
             await trx
@@ -239,26 +246,23 @@ export class VitalsService {
               .values(rows.slice(i, i + 2000))
               .execute();
           }
-        }
-        const now = Date.now();
-        const marks = [...high].map(([device_id, high_seq]) => ({ device_id, high_seq, updated_at: now }));
-        for (let i = 0; i < marks.length; i += 2000) {
-          await trx
-            .insertInto('device_sequences')
-            .values(marks.slice(i, i + 2000))
-            .onConflict((oc) =>
-              oc.column('device_id').doUpdateSet({
-                // Reordered datagrams may be below the stored mark: never move it back.
-                high_seq:
-                  this.#store.engine === 'sqlite'
-                    ? sql`max(device_sequences.high_seq, excluded.high_seq)`
-                    : sql`greatest(device_sequences.high_seq, excluded.high_seq)`,
-                updated_at: (eb) => eb.ref('excluded.updated_at'),
-              }),
-            )
-            .execute();
-        }
-      });
+          const now = Date.now();
+          const marks = [...high].map(([device_id, high_seq]) => ({ device_id, high_seq, updated_at: now }));
+          for (let i = 0; i < marks.length; i += 2000) {
+            await trx
+              .insertInto('device_sequences')
+              .values(marks.slice(i, i + 2000))
+              .onConflict((oc) =>
+                oc.column('device_id').doUpdateSet({
+                  // Reordered datagrams may be below the stored mark: never move it back.
+                  high_seq: sql`greatest(device_sequences.high_seq, excluded.high_seq)`,
+                  updated_at: (eb) => eb.ref('excluded.updated_at'),
+                }),
+              )
+              .execute();
+          }
+        });
+      }
     } catch (err) {
       this.stats.failed += batch.length;
       this.#log?.error({ err, samples: batch.length }, 'storing vital samples failed');
@@ -282,8 +286,45 @@ export class VitalsService {
     return st;
   }
 
+  /**
+   * The SQLite batch: raw prepared statements on the node:sqlite handle while Kysely's connection
+   * lock is held (so no other writer's statement can land inside this transaction), committed with
+   * synchronous=NORMAL. Vitals are never acknowledged to anyone, so their commit need not wait for
+   * an fsync (measured 1.6 ms p50, 11 ms p90 on this disk, with the event loop blocked meanwhile):
+   * a process crash loses nothing (the WAL is in the OS cache) and the next FULL commit (an alarm,
+   * an audit entry) or checkpoint makes them durable against power loss too. Every other
+   * transaction on the connection keeps synchronous=FULL.
+   */
+  async #commitSqlite(batch: readonly VitalSample[], high: ReadonlyMap<string, number>): Promise<void> {
+    const raw = this.#store.sqlite!;
+    await this.#store.db.connection().execute(async () => {
+      raw.exec('PRAGMA synchronous = NORMAL');
+      try {
+        raw.exec('BEGIN IMMEDIATE');
+        try {
+          this.#insertSqlite(batch);
+          const now = Date.now();
+          this.#markStatement ??= raw.prepare(
+            'INSERT INTO device_sequences (device_id, high_seq, updated_at) VALUES (?, ?, ?) ' +
+              'ON CONFLICT (device_id) DO UPDATE SET high_seq = max(high_seq, excluded.high_seq), updated_at = excluded.updated_at',
+          );
+          for (const [deviceId, seq] of high) this.#markStatement.run(deviceId, seq, now);
+          raw.exec('COMMIT');
+        } catch (err) {
+          if (raw.isTransaction) raw.exec('ROLLBACK');
+          throw err;
+        }
+      } finally {
+        raw.exec('PRAGMA synchronous = FULL');
+      }
+    });
+  }
+
   /** Synchronous multi-row inserts on the raw handle, inside the caller's transaction. */
-  #insertSqlite(batch: readonly VitalSample[]): void {
+  #insertSqlite(unsorted: readonly VitalSample[]): void {
+    // In (patient, ts) order, consecutive rows land in the same index leaf: the index is the
+    // largest insert cost, and random order touched a different leaf for almost every row.
+    const batch = [...unsorted].sort(byPatientTime);
     let i = 0;
     while (i < batch.length) {
       const n = Math.min(ROWS_PER_STATEMENT, batch.length - i);
@@ -325,6 +366,8 @@ export class VitalsService {
     this.#closed = true;
     await this.flush();
     this.#statements.clear();
+    this.#markStatement = undefined;
+    await this.#checkpointer?.stop();
   }
 
   /** Each sign's most recent value for a patient, with its age. */
@@ -447,6 +490,12 @@ export class VitalsService {
     });
     return out;
   }
+}
+
+function byPatientTime(a: VitalSample, b: VitalSample): number {
+  const pa = a.patientId ?? '';
+  const pb = b.patientId ?? '';
+  return pa < pb ? -1 : pa > pb ? 1 : a.ts - b.ts;
 }
 
 function keyFor(code: string): VitalKey {

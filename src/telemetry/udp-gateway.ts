@@ -12,7 +12,7 @@ import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AuditLog } from '../audit/log.ts';
-import { toVitalValues } from '../clinical/vital-signs.ts';
+import { isPlausible, type VitalKey, vitalByCode } from '../clinical/vital-signs.ts';
 import type { Gateway, GatewayContext } from '../gateways.ts';
 import type { VitalsService } from '../monitoring/vitals-service.ts';
 import type { Db } from '../store/db.ts';
@@ -112,14 +112,28 @@ export class UdpGateway implements Gateway {
     const now = this.#now();
     const verdict = this.guard.check(v.deviceId, v.sequence, v.timestamp, now);
     if (!verdict.accepted) return this.#reject(verdict.reason, address, v.deviceId);
-    const { values, unknownCodes, implausible } = toVitalValues(v.measurements);
+    // One object shape for every sample (all signs present, undefined when absent): the alarm
+    // rules read these by key on every datagram, and varying shapes made those reads megamorphic
+    // (measured: rule evaluation was the largest cost of our own receive path).
+    const values: Record<VitalKey, number | undefined> = {
+      heartRate: undefined,
+      pulseRate: undefined,
+      respiratoryRate: undefined,
+      spo2: undefined,
+      temperature: undefined,
+      systolicBp: undefined,
+      diastolicBp: undefined,
+    };
     let other: Record<string, number> | null = null;
-    if (unknownCodes.length > 0) {
-      this.counts.unknownCodes += unknownCodes.length;
-      other = {};
-      for (const m of v.measurements) if (unknownCodes.includes(m.code)) other[m.code] = m.value;
+    for (const m of v.measurements) {
+      const sign = vitalByCode(m.code);
+      if (sign === undefined) {
+        this.counts.unknownCodes++;
+        other ??= {};
+        other[m.code] = m.value;
+      } else if (!isPlausible(sign, m.value)) this.counts.implausible++;
+      else values[sign.key] = m.value;
     }
-    if (implausible.length > 0) this.counts.implausible += implausible.length;
     const ok = this.#d.vitals.ingest({
       deviceId: v.deviceId,
       seq: v.sequence,
