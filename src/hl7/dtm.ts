@@ -8,6 +8,19 @@ const DTM = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+
  * another zone cannot know; senders that care write the offset (PCD-01 requires it).
  */
 export function parseHl7Time(text: string): number | undefined {
+  // A message repeats the same few times (MSH-7, OBR-7, each OBX-14): remember the last ones.
+  if (text === '') return undefined;
+  const hit = memo.get(text);
+  if (hit !== undefined) return hit === null ? undefined : hit;
+  const t = parseUncached(text);
+  if (memo.size >= 256) memo.clear();
+  memo.set(text, t ?? null);
+  return t;
+}
+
+const memo = new Map<string, number | null>();
+
+function parseUncached(text: string): number | undefined {
   const m = DTM.exec(text.trim());
   if (!m) return undefined;
   const year = Number(m[1]);
@@ -35,6 +48,17 @@ export function parseHl7Time(text: string): number | undefined {
 
 /** `YYYY-MM-DD` of a DTM's date part (PID-7 birth date), or undefined when it has no valid full date. */
 export function hl7Date(text: string): string | undefined {
+  const hit = dates.get(text);
+  if (hit !== undefined) return hit === null ? undefined : hit;
+  const d = dateUncached(text);
+  if (dates.size >= 1024) dates.clear();
+  dates.set(text, d ?? null);
+  return d;
+}
+
+const dates = new Map<string, string | null>();
+
+function dateUncached(text: string): string | undefined {
   const d = text.trim().slice(0, 8);
   if (!/^\d{8}$/.test(d)) return undefined;
   const iso = `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}`;

@@ -9,6 +9,7 @@ import { BP_PANEL, LOINC_SYSTEM, MDC_SYSTEM, vitalByMdc } from '../clinical/vita
 import { hl7Date, parseHl7Time } from './dtm.ts';
 import type { Hl7ErrorDetail } from './errors.ts';
 import type { Hl7Message, Hl7Segment } from './message.ts';
+import { piece } from './split.ts';
 
 /** An observation before the store knows which patient row it belongs to. */
 export type ObservationDraft = Omit<NewObservation, 'patientId' | 'sourceRef'>;
@@ -216,6 +217,17 @@ function interpretOru(msg: Hl7Message, receivedAt: number): Interpretation {
   return { kind: 'oru', mrn: patient.mrn, newPatient: patient, observations };
 }
 
+/**
+ * Component `c` (1-based) of the first repetition of a raw field, first subcomponent, decoded.
+ * OBX is read field by field on the hot path of every result, so this avoids the path parser;
+ * values with escapes go through the segment's accessor, which decodes them exactly.
+ */
+function component(seg: Hl7Segment, raw: string, field: number, c: number): string {
+  const enc = seg.encoding;
+  const v = piece(piece(piece(raw, enc.repetition, 1), enc.component, c), enc.subcomponent, 1);
+  return v.indexOf(enc.escape) < 0 ? v : seg.get(`${field}.${c}`);
+}
+
 function observationOf(
   seg: Hl7Segment,
   n: number,
@@ -228,34 +240,40 @@ function observationOf(
     field,
     ...(component ? { component } : {}),
   });
-  const codeText = seg.get('3.1').trim();
+  const f = seg.fields();
+  const raw = (i: number) => f[i] ?? '';
+  const codeText = component(seg, raw(3), 3, 1).trim();
   if (!codeText) {
     errors.push({ ...required('OBX', 3, 'observation identifier'), location: at(3, 1) });
     return undefined;
   }
-  const valueRaw = seg.getRaw(5);
+  const valueRaw = raw(5);
   if (valueRaw === '') return undefined; // nothing observed (e.g. an empty OBX in a report layout)
-  const display = seg.get('3.2').trim() || undefined;
-  const systemText = seg.get('3.3').trim().toUpperCase();
+  const display = component(seg, raw(3), 3, 2).trim() || undefined;
+  const systemText = component(seg, raw(3), 3, 3).trim().toUpperCase();
+  const time = raw(14);
   const draft: ObservationDraft = {
     code: codeText,
     codeSystem: CODE_SYSTEMS[systemText] ?? (systemText || 'local'),
     display,
-    effectiveAt: timeOf(seg, 14) ?? fallbackTime,
-    status: STATUS[seg.get(11).trim().toUpperCase()] ?? 'final',
+    effectiveAt: (time === '' ? undefined : parseHl7Time(component(seg, time, 14, 1))) ?? fallbackTime,
+    status: STATUS[component(seg, raw(11), 11, 1).trim().toUpperCase()] ?? 'final',
     source: 'hl7',
     category: 'laboratory',
   };
-  const refRange = seg.get(7).trim();
+  const refRange = raw(7) === '' ? '' : seg.get(7).trim();
   if (refRange) draft.refRange = refRange;
-  const flags = seg
-    .getAll('8')
-    .map((f) => f.trim())
-    .filter(Boolean);
-  if (flags.length > 0) draft.abnormalFlags = flags.join(',');
-  const unitCode = seg.get('6.1').trim();
-  const unitText = seg.get('6.2').trim();
-  const unitSystem = seg.get('6.3').trim().toUpperCase();
+  if (raw(8) !== '') {
+    const flags = seg
+      .getAll('8')
+      .map((x) => x.trim())
+      .filter(Boolean);
+    if (flags.length > 0) draft.abnormalFlags = flags.join(',');
+  }
+  const units = raw(6);
+  const unitCode = component(seg, units, 6, 1).trim();
+  const unitText = component(seg, units, 6, 2).trim();
+  const unitSystem = component(seg, units, 6, 3).trim().toUpperCase();
   let unit: string | undefined =
     unitSystem === 'MDC' || MDC_UNITS[unitCode] ? (MDC_UNITS[unitCode] ?? MDC_UNITS[unitText]) : unitCode;
   unit ||= unitText || undefined;
@@ -278,9 +296,9 @@ function observationOf(
     draft.category = 'vital-signs';
   }
   if (unit) draft.unit = unit;
-  const type = seg.get(2).trim().toUpperCase();
+  const type = raw(2).trim().toUpperCase();
   if (type === 'NM') {
-    const text = seg.get(5).trim();
+    const text = component(seg, valueRaw, 5, 1).trim();
     if (!NUMBER.test(text)) {
       errors.push({
         code: '102',

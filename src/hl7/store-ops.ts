@@ -3,6 +3,7 @@
 // profile of the 64-sender benchmark showed Kysely's per-query compilation and the generic driver
 // path as the largest cost after parsing. PostgreSQL gets multi-row statements, one round trip each.
 
+import { randomBytes } from 'node:crypto';
 import type { StatementSync } from 'node:sqlite';
 import { sql, type Transaction } from 'kysely';
 import { type NewObservation, type ObservationService, toRow } from '../clinical/observations.ts';
@@ -53,7 +54,27 @@ interface SqliteStatements {
   findStored: StatementSync;
   findPatient: StatementSync;
   insertMessage: StatementSync;
-  insertObservation: StatementSync;
+  /** Multi-row observation inserts by row count (1..OBS_CHUNK): one native call per chunk. */
+  insertObservations: StatementSync[];
+}
+
+const OBS_CHUNK = 32;
+
+/**
+ * A time-ordered UUID (version 7 layout: 48-bit milliseconds, then random bits). The `id` column
+ * of observations has a unique index; random v4 ids land on a different index page each, so every
+ * commit rewrote one page per row into the WAL once the table outgrew the page cache (measured:
+ * the insert and commit cost per message grew with the table). Ordered ids append to the index's
+ * last pages instead.
+ */
+export function orderedUuid(now: number, rand: Buffer = randomBytes(10)): string {
+  const b = Buffer.allocUnsafe(16);
+  b.writeUIntBE(now, 0, 6);
+  rand.copy(b, 6, 0, 10);
+  b[6] = 0x70 | (b[6]! & 0x0f);
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /** Raw prepared statements; valid only inside a transaction the caller holds on the same handle. */
@@ -70,9 +91,7 @@ export function createSqliteOps(store: Store): IngestOps {
         `INSERT INTO hl7_messages (${MESSAGE_COLUMNS.join(', ')}) VALUES ${placeholders(MESSAGE_COLUMNS.length)} ` +
           'ON CONFLICT (dedup_key) DO NOTHING',
       ),
-      insertObservation: db.prepare(
-        `INSERT INTO observations (${OBSERVATION_COLUMNS.join(', ')}) VALUES ${placeholders(OBSERVATION_COLUMNS.length)}`,
-      ),
+      insertObservations: [],
     };
     return st;
   };
@@ -118,30 +137,44 @@ export function createSqliteOps(store: Store): IngestOps {
       });
     },
     async insertObservations(_trx, list) {
-      const s = statements().insertObservation;
+      const st = statements();
       const now = Date.now();
-      for (const o of list) {
-        const r = toRow(o, now);
-        s.run(
-          r.id,
-          r.patient_id,
-          r.code,
-          r.code_system,
-          r.display ?? null,
-          r.mdc_code ?? null,
-          r.value_num ?? null,
-          r.value_text ?? null,
-          r.unit ?? null,
-          r.ref_range ?? null,
-          r.abnormal_flags ?? null,
-          r.status,
-          r.category ?? null,
-          r.panel ?? null,
-          r.effective_at,
-          r.recorded_at,
-          r.source,
-          r.source_ref ?? null,
-        );
+      const row = `(${OBSERVATION_COLUMNS.map(() => '?').join(', ')})`;
+      for (let i = 0; i < list.length; i += OBS_CHUNK) {
+        const chunk = list.slice(i, i + OBS_CHUNK);
+        let stmt = st.insertObservations[chunk.length];
+        if (!stmt) {
+          stmt = db.prepare(
+            `INSERT INTO observations (${OBSERVATION_COLUMNS.join(', ')}) VALUES ${new Array(chunk.length).fill(row).join(', ')}`,
+          );
+          st.insertObservations[chunk.length] = stmt;
+        }
+        const params: Array<string | number | null> = [];
+        const rand = randomBytes(10 * chunk.length);
+        for (const [k, o] of chunk.entries()) {
+          const r = toRow(o, now);
+          params.push(
+            orderedUuid(now, rand.subarray(k * 10, k * 10 + 10)),
+            r.patient_id,
+            r.code,
+            r.code_system,
+            r.display ?? null,
+            r.mdc_code ?? null,
+            r.value_num ?? null,
+            r.value_text ?? null,
+            r.unit ?? null,
+            r.ref_range ?? null,
+            r.abnormal_flags ?? null,
+            r.status ?? 'final',
+            r.category ?? null,
+            r.panel ?? null,
+            r.effective_at,
+            r.recorded_at,
+            r.source,
+            r.source_ref ?? null,
+          );
+        }
+        stmt.run(...params);
       }
     },
   };
