@@ -17,6 +17,7 @@
  *   npm run bench -- realtime                   1,000 / 5,000 / 10,000 clients, dashboard, bundles
  *   npm run bench -- realtime --clients 1000    fan-out sizes to run (comma-separated)
  *   npm run bench -- realtime --no-dashboard    fan-out and bundles only (no Chromium)
+ *   npm run bench -- realtime --no-fanout       dashboard and bundles only
  *   npm run bench -- realtime --quick           tiny sizes (tests)
  *
  * The machine's load average is recorded with the results: other work on a 2-core machine moves
@@ -284,6 +285,7 @@ interface DashboardResult {
   max: number;
   busyPct: number;
   load: number;
+  breakdown: Record<string, number>;
 }
 
 async function dashboard(quick: boolean): Promise<DashboardResult> {
@@ -363,13 +365,15 @@ async function dashboard(quick: boolean): Promise<DashboardResult> {
     await sleep(quick ? 1000 : 5000); // warm-up: trends fill, JIT settles
     const cdp = await browser.context.newCDPSession(page);
     await cdp.send('Performance.enable');
-    const taskSeconds = async () => {
+    const perf = async () => {
       const { metrics } = (await cdp.send('Performance.getMetrics')) as {
         metrics: Array<{ name: string; value: number }>;
       };
-      return metrics.find((m) => m.name === 'TaskDuration')?.value ?? 0;
+      return Object.fromEntries(metrics.map((m) => [m.name, m.value])) as Record<string, number>;
     };
-    const busy0 = await taskSeconds();
+    const taskSeconds = async () => (await perf()).TaskDuration ?? 0;
+    const perf0 = await perf();
+    const busy0 = perf0.TaskDuration ?? 0;
     const wall0 = performance.now();
     const sentAt = new Map<string, number>();
     for (let i = 0; i < alarms; i++) {
@@ -389,7 +393,15 @@ async function dashboard(quick: boolean): Promise<DashboardResult> {
       await sleep(quick ? 50 : 250);
     }
     await sleep(1000);
+    const perf1 = await perf();
     const busy = (await taskSeconds()) - busy0;
+    // Where the main thread's time went (s): script, style, layout; the rest is paint and other tasks.
+    const breakdown = Object.fromEntries(
+      ['TaskDuration', 'ScriptDuration', 'RecalcStyleDuration', 'LayoutDuration'].map((k) => [
+        k,
+        (perf1[k] ?? 0) - (perf0[k] ?? 0),
+      ]),
+    );
     const wall = (performance.now() - wall0) / 1000;
     const seen = (await page.evaluate('window.__seen')) as Record<string, number>;
     const lat = Object.entries(seen)
@@ -405,6 +417,7 @@ async function dashboard(quick: boolean): Promise<DashboardResult> {
       max: lat.at(-1) ?? Number.NaN,
       busyPct: (busy / wall) * 100,
       load: loadavg()[0]!,
+      breakdown,
     };
   } finally {
     await browser.close();
@@ -457,11 +470,13 @@ function lazyChunk(prefix: string): BundleRow {
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   const i = opts.args.indexOf('--clients');
-  const sizes = opts.quick
-    ? [50]
-    : i >= 0
-      ? opts.args[i + 1]!.split(',').map((x) => Number(x.trim()))
-      : [1000, 5000, 10_000];
+  const sizes = opts.args.includes('--no-fanout')
+    ? []
+    : opts.quick
+      ? [50]
+      : i >= 0
+        ? opts.args[i + 1]!.split(',').map((x) => Number(x.trim()))
+        : [1000, 5000, 10_000];
   const skipDashboard = opts.args.includes('--no-dashboard');
   const loadBefore = loadavg()[0]!;
   const rows: FanoutRow[] = [];
@@ -554,5 +569,6 @@ if (import.meta.main) {
   else {
     const r = await run({ quick: process.argv.includes('--quick'), args: process.argv.slice(2) });
     for (const t of r.tables ?? []) console.log(t.title, '\n', JSON.stringify(t.rows));
+    console.log(JSON.stringify((r.details as { dashboard?: unknown }).dashboard));
   }
 }

@@ -81,18 +81,38 @@ export async function vitalsSince(
       .orderBy('ts', 'desc')
       .limit(MAX_SAMPLES + 1)
       .execute();
-    if (rows.length === 0) continue;
     const truncated = rows.length > MAX_SAMPLES;
     if (truncated) rows.pop();
     rows.reverse();
-    out.push({
-      patientId,
-      samples: rows.map((r) => ({
-        ts: Number(r.ts),
-        values: valuesOf(r),
-      })),
-      ...(truncated ? { truncated } : {}),
-    });
+    const samples = rows.map((r) => ({ ts: Number(r.ts), values: valuesOf(r) }));
+    // Intermittent signs (NIBP every few minutes to hours, temperature a few times a day) are
+    // usually older than the window: a first subscription gets the last one, with its time.
+    if (since?.[patientId] === undefined) {
+      for (const col of ['systolic_bp', 'temperature'] as const) {
+        if (rows.some((r) => r[col] !== null)) continue;
+        const last = await db
+          .selectFrom('vital_samples')
+          .select(['ts', 'systolic_bp', 'diastolic_bp', 'temperature'])
+          .where('patient_id', '=', patientId)
+          .where(col, 'is not', null)
+          .where('ts', '<=', from)
+          .orderBy('ts', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        if (!last) continue;
+        const values: Values =
+          col === 'temperature'
+            ? { temperature: Number(last.temperature) }
+            : {
+                systolicBp: Number(last.systolic_bp),
+                ...(last.diastolic_bp !== null ? { diastolicBp: Number(last.diastolic_bp) } : {}),
+              };
+        samples.unshift({ ts: Number(last.ts), values });
+      }
+      samples.sort((a, b) => a.ts - b.ts);
+    }
+    if (samples.length === 0) continue;
+    out.push({ patientId, samples, ...(truncated ? { truncated } : {}) });
   }
   return out;
 }

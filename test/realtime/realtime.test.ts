@@ -159,6 +159,52 @@ describe.each(ENGINES)('realtime on %s', (engine) => {
     s.close();
   });
 
+  it('answers a first subscription with recent vitals and the last NIBP even when older', async () => {
+    const now = Date.now();
+    const row = (ts: number, v: { heart_rate?: number; systolic_bp?: number; diastolic_bp?: number }) => ({
+      device_id: 'dev-nibp',
+      seq: ts,
+      patient_id: w.patients.own,
+      ts,
+      received_at: ts,
+      heart_rate: v.heart_rate ?? null,
+      pulse_rate: null,
+      resp_rate: null,
+      spo2: null,
+      temperature: null,
+      systolic_bp: v.systolic_bp ?? null,
+      diastolic_bp: v.diastolic_bp ?? null,
+      other: null,
+      flags: 0,
+    });
+    await t.services.store.db
+      .insertInto('vital_samples')
+      .values([
+        row(now - 40 * 60_000, { systolic_bp: 131, diastolic_bp: 77 }),
+        row(now - 60_000, { heart_rate: 71 }),
+        row(now - 30_000, { heart_rate: 72 }),
+      ])
+      .execute();
+    const s = connect(t.url, { token: tokens.clinician });
+    await connected(s);
+    const ack = (await subscribe(s, { sub: { scope: 'patient', patientId: w.patients.own } })) as Ok;
+    const own = ack.vitals.find((u) => u.patientId === w.patients.own)!;
+    expect(own.samples.map((x) => x.values)).toEqual([
+      { systolicBp: 131, diastolicBp: 77 },
+      { heartRate: 71 },
+      { heartRate: 72 },
+    ]);
+    // From an offset: only what came after it, no old NIBP again.
+    const again = (await subscribe(s, {
+      sub: { scope: 'patient', patientId: w.patients.own },
+      since: { vitals: { [w.patients.own]: now - 45_000 } },
+    })) as Ok;
+    expect(again.vitals.find((u) => u.patientId === w.patients.own)!.samples.map((x) => x.values)).toEqual([
+      { heartRate: 72 },
+    ]);
+    s.close();
+  });
+
   it('replays what a client missed while disconnected, from its offsets', async () => {
     const s = connect(t.url, { token: tokens.clinician });
     await connected(s);
@@ -193,7 +239,14 @@ describe('realtime across a server restart (sqlite)', () => {
       await t.app.stop();
       second = await startApp(
         loadConfig(
-          { data: t.dataDir, port: String(port), telemetryPort: '0', alarmPort: '0', hl7Port: '0', logLevel: 'silent' },
+          {
+            data: t.dataDir,
+            port: String(port),
+            telemetryPort: '0',
+            alarmPort: '0',
+            hl7Port: '0',
+            logLevel: 'silent',
+          },
           {},
         ),
       );

@@ -36,8 +36,10 @@ const MAX_SAMPLES = 1200;
 
 export interface PatientLive {
   samples: VitalsSample[];
-  /** Latest value of each sign, with the device time it was measured. */
+  /** Latest value of each sign. */
   latest: Values;
+  /** When each sign's latest value was measured (device time). */
+  latestAt: Partial<Record<keyof Values, number>>;
   lastTs: number;
   /** This browser's clock when the newest sample arrived (or would have, for a replay). */
   receivedAt: number;
@@ -239,7 +241,7 @@ export class LiveStation {
   #applyVitals(u: VitalsUpdate, replay: boolean): void {
     let live = this.vitals.get(u.patientId);
     if (!live) {
-      live = { samples: [], latest: {}, lastTs: 0, receivedAt: 0 };
+      live = { samples: [], latest: {}, latestAt: {}, lastTs: 0, receivedAt: 0 };
       this.vitals.set(u.patientId, live);
     }
     const now = Date.now();
@@ -248,6 +250,7 @@ export class LiveStation {
       if (s.ts <= live.lastTs) continue; // seen (ward and patient rooms, or an overlapping replay)
       live.samples.push(s);
       Object.assign(live.latest, s.values);
+      for (const k of Object.keys(s.values) as Array<keyof Values>) live.latestAt[k] = s.ts;
       live.lastTs = s.ts;
       // A replayed sample arrived, in effect, when it was measured (on the server's clock).
       live.receivedAt = replay ? Math.min(now, s.ts - this.skewMs) : now;

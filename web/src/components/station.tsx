@@ -174,7 +174,14 @@ function TileView(props: TileProps) {
       <div class="numerics">
         <Num label="HR" unit="/min" cls="hr" value={fmt(values.heartRate ?? values.pulseRate)} testid="hr" />
         <Num label="SpO₂" unit="%" cls="spo2" value={fmt(values.spo2)} testid="spo2" />
-        <Num label="NIBP" unit="mmHg" cls="bp" value={bp(values)} testid="bp" wide />
+        <Num
+          label="NIBP"
+          unit={nibpAge(v?.latestAt.systolicBp, v?.lastTs)}
+          cls="bp"
+          value={bp(values)}
+          testid="bp"
+          wide
+        />
         <Num label="RR" unit="/min" cls="rr" value={fmt(values.respiratoryRate)} testid="rr" />
         <Num label="Temp" unit="°C" cls="temp" value={fmt(values.temperature, 1)} testid="temp" />
       </div>
@@ -225,4 +232,10 @@ export function News2Badge(props: { n: { total: number; band: string; complete: 
       {n.complete ? '' : '*'}
     </span>
   );
+}
+
+/** NIBP is intermittent: say how old the reading is when it is not from the last minute. */
+function nibpAge(at: number | undefined, newest: number | undefined): string {
+  if (at === undefined || newest === undefined || newest - at < 60_000) return 'mmHg';
+  return `mmHg · ${age(newest - at)} ago`;
 }
