@@ -77,6 +77,13 @@ export function hl7Gateway(ctx: GatewayContext): Gateway {
     },
   );
   const tallies = new Map<number, ConnectionTally>();
+  // Connections with a message waiting for its commit. Senders wait for each ACK, so once every
+  // open connection is waiting nothing more can arrive: commit now instead of after the
+  // group-commit delay (measured: the 2 ms timer was idle time in every cycle of the benchmark).
+  const waiting = new Map<number, number>();
+  const kick = () => {
+    if (waiting.size === tallies.size) void ingest.committer.flush().catch(() => undefined);
+  };
   const agent = (c: MllpConnectionInfo) => ({
     username: c.peer,
     role: 'hl7-sender',
@@ -93,7 +100,17 @@ export function hl7Gateway(ctx: GatewayContext): Gateway {
     maxInFlight: config.hl7MaxInflight,
     tls: tlsOptions(ctx),
     async handle(bytes, conn) {
-      const r = await ingest.receive(bytes);
+      waiting.set(conn.id, (waiting.get(conn.id) ?? 0) + 1);
+      const pending = ingest.receive(bytes);
+      kick();
+      let r: Awaited<typeof pending>;
+      try {
+        r = await pending;
+      } finally {
+        const left = (waiting.get(conn.id) ?? 1) - 1;
+        if (left > 0) waiting.set(conn.id, left);
+        else waiting.delete(conn.id);
+      }
       const t = tallies.get(conn.id);
       if (t) {
         if (r.code === 'AA') t.aa++;
@@ -133,6 +150,8 @@ export function hl7Gateway(ctx: GatewayContext): Gateway {
     onClose(conn, counts) {
       const t = tallies.get(conn.id);
       tallies.delete(conn.id);
+      waiting.delete(conn.id);
+      kick();
       const reason = counts.frameTooLarge
         ? 'frame-too-large'
         : counts.idle
