@@ -237,5 +237,6 @@ export function News2Badge(props: { n: { total: number; band: string; complete: 
 /** NIBP is intermittent: say how old the reading is when it is not from the last minute. */
 function nibpAge(at: number | undefined, newest: number | undefined): string {
   if (at === undefined || newest === undefined || newest - at < 60_000) return 'mmHg';
-  return `mmHg · ${age(newest - at)} ago`;
+  const min = Math.floor((newest - at) / 60_000);
+  return `mmHg · ${min < 120 ? `${min} min` : `${Math.floor(min / 60)} h`} ago`;
 }
