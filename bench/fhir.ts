@@ -126,7 +126,13 @@ async function load(store: Store, size: Size): Promise<number> {
         .execute(trx);
     });
   }
-  await sql.raw(engine === 'sqlite' ? 'ANALYZE' : 'ANALYZE patients; ANALYZE observations').execute(db);
+  if (engine === 'sqlite') await sql.raw('ANALYZE').execute(db);
+  else {
+    // VACUUM sets the visibility map, so the covering index gives index-only scans at once (as
+    // autovacuum would after a while in production); each statement alone: no transaction block.
+    await sql.raw('VACUUM ANALYZE patients').execute(db);
+    await sql.raw('VACUUM ANALYZE observations').execute(db);
+  }
   return (performance.now() - t0) / 1000;
 }
 

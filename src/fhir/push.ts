@@ -110,6 +110,8 @@ export async function pushToFhir(r: FhirReader, o: PushOptions): Promise<PushRep
   };
   let rowsDone = 0;
   let entries: BundleEntry[] = [];
+  /** Index of an entry that repeats its patient to continue that patient's observations. */
+  let repeated = -1;
   let pendingRows = 0;
 
   const send = async () => {
@@ -118,7 +120,8 @@ export async function pushToFhir(r: FhirReader, o: PushOptions): Promise<PushRep
     report.bundles++;
     try {
       const res = await o.client.bundle(bundle);
-      for (const e of res.entry ?? []) {
+      for (const [i, e] of (res.entry ?? []).entries()) {
+        if (i === repeated) continue; // that patient was counted in the bundle that began it
         const created = e.response?.status?.startsWith('201') ?? false;
         const kind = e.response?.location?.startsWith('Patient') ? report.patients : report.observations;
         if (created) kind.created++;
@@ -135,6 +138,7 @@ export async function pushToFhir(r: FhirReader, o: PushOptions): Promise<PushRep
     rowsDone += pendingRows;
     pendingRows = 0;
     entries = [];
+    repeated = -1;
     o.onProgress?.({ rowsDone, rowsTotal, bundles: report.bundles });
   };
 
@@ -156,6 +160,7 @@ export async function pushToFhir(r: FhirReader, o: PushOptions): Promise<PushRep
       for (const r of rows) {
         if (entries.length >= chunk) {
           await send();
+          repeated = entries.length;
           entries.push(patientEntry);
         }
         const comp = companions.get(companionKey(r));
