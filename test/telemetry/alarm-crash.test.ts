@@ -79,6 +79,8 @@ describe.each(ENGINES)('alarm delivery across kill -9 of the server on %s', (eng
         '0',
         '--telemetry-port',
         '0',
+        '--hl7-port',
+        '0',
         '--alarm-port',
         String(alarmPort),
         '--log-level',
@@ -88,7 +90,11 @@ describe.each(ENGINES)('alarm delivery across kill -9 of the server on %s', (eng
       const child = spawnCli(args);
       children.push(child);
       await waitFor(
-        () => (existsSync(path.join(data, 'ports.json')) ? true : undefined),
+        () => {
+          // A server that could not start fails the test at once, with its output.
+          if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${child.output()}`);
+          return existsSync(path.join(data, 'ports.json')) ? true : undefined;
+        },
         45_000,
         `server start: ${child.output()}`,
       );
