@@ -93,16 +93,18 @@ function birthdateCond(eb: EB, r: DateRange): Cond {
 export class PatientApi {
   readonly #s: Services;
   readonly #r: FhirReader;
+  readonly #byId;
   constructor(s: Services, reader: FhirReader) {
     this.#s = s;
     this.#r = reader;
+    this.#byId = reader.db.selectFrom('patients').selectAll().where('id', '=', '').compile();
   }
 
   async read(actor: Actor, id: string): Promise<FhirPatient> {
     const { gate } = this.#s;
     if (!isFhirId(id)) throw notFound(`Patient/${id} not found`);
     const decision = await gate.check(actor, 'patient:read', { type: 'patient', patientId: id }, FHIR_SOURCE);
-    const row = await this.#r.first(this.#r.db.selectFrom('patients').selectAll().where('id', '=', id));
+    const [row] = await this.#r.run(this.#byId, [id]);
     if (!row) throw notFound(`Patient/${id} not found`);
     await gate.record(actor, 'patient:read', decision, FHIR_SOURCE, {
       type: 'patient.read',

@@ -10,7 +10,7 @@
  * compiled SQL text keys a prepared-statement cache.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import type { Compilable } from 'kysely';
+import type { Compilable, CompiledQuery } from 'kysely';
 import type { Store } from '../store/db.ts';
 
 const MAX_STATEMENTS = 200;
@@ -36,7 +36,15 @@ export class FhirReader {
   }
 
   async all<T>(q: Compilable<T>): Promise<T[]> {
-    const c = q.compile();
+    return this.run<T>(q.compile());
+  }
+
+  /**
+   * Runs a query compiled once, with new parameters: the hot look-ups by id skip building and
+   * compiling the same SQL on every request.
+   */
+  async run<T>(c: CompiledQuery<T>, parameters?: readonly unknown[]): Promise<T[]> {
+    if (parameters) c = { ...c, parameters };
     if (!this.#conn) return (await this.#store.db.executeQuery(c)).rows as T[];
     let st = this.#stmts.get(c.sql);
     if (!st) {
