@@ -138,8 +138,9 @@ async function loadWithWrk(
   ]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
-  const p50 = /50%\s+(\S+)/.exec(stdout)?.[1];
-  const p99 = /99%\s+(\S+)/.exec(stdout)?.[1];
+  // Anchored: the thread-stats line above the distribution also holds a percentage ("87.50%").
+  const p50 = /^\s+50%\s+(\S+)/m.exec(stdout)?.[1];
+  const p99 = /^\s+99%\s+(\S+)/m.exec(stdout)?.[1];
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
   const sockErr = /Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)/.exec(stdout);
   const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
