@@ -77,6 +77,13 @@ async function startServer(data: string): Promise<{ url: string; child: ChildPro
       data,
       '--port',
       '0',
+      // Gateways on free ports too, so the benchmark never collides with a running server.
+      '--hl7-port',
+      '0',
+      '--telemetry-port',
+      '0',
+      '--alarm-port',
+      '0',
       '--log-level',
       'warn',
       '--rate-limit',
