@@ -337,18 +337,14 @@ async function dashboard(quick: boolean): Promise<DashboardResult> {
   try {
     const page = browser.page;
     await signIn(page, app.url, 'bench', PASSWORD);
-    // In-page code as strings: the bench is type-checked without the DOM library.
-    await page.waitForFunction(
-      `document.querySelectorAll('[data-testid="tile"]').length === ${patients}`,
-      undefined,
-      {
-        timeout: 60_000,
-      },
-    );
-    await page.waitForFunction(
-      `document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'live'`,
-    );
-    // Records, per bench alarm, the animation frame after its row entered the page.
+    await page
+      .locator('[data-testid="tile"]')
+      .nth(patients - 1)
+      .waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
+    // In-page code as a string (the bench is type-checked without the DOM library); evaluated
+    // through DevTools, so the page's CSP (no eval) does not apply. Records, per bench alarm, the
+    // animation frame after its row entered the page.
     await page.evaluate(`(() => {
       const seen = (window.__seen = {});
       new MutationObserver((records) => {
@@ -486,6 +482,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   }
   if (!skipDashboard) process.stderr.write('realtime: dashboard in Chromium…\n');
   const dash = skipDashboard ? undefined : await dashboard(opts.quick);
+  const { ensureWebBuilt } = await import('../test/web/build.ts');
+  await ensureWebBuilt();
   const bundles = [firstLoad('login.html'), firstLoad('index.html'), lazyChunk('patient-view')];
   const metrics: Metric[] = [];
   for (const r of rows) {
