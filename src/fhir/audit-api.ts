@@ -37,7 +37,8 @@ export class AuditEventApi {
   async read(actor: Actor, id: string): Promise<FhirAuditEvent> {
     const { gate, audit } = this.#s;
     const decision = await gate.check(actor, 'audit:read', { type: 'system' }, FHIR_SOURCE);
-    if (!/^[1-9]\d{0,15}$/.test(id)) throw notFound(`AuditEvent/${id} not found`);
+    // Audit entries are numbered from 0 (the Merkle leaf index).
+    if (!/^(0|[1-9]\d{0,15})$/.test(id)) throw notFound(`AuditEvent/${id} not found`);
     const seq = Number(id);
     const [r] = await audit.query({ afterSeq: seq - 1, limit: 1 });
     if (!r || r.seq !== seq) throw notFound(`AuditEvent/${id} not found`);
