@@ -210,7 +210,14 @@ describe('central station in Chromium', () => {
       .not.toBe('live');
     restarted = await startApp(
       loadConfig(
-        { data: t.dataDir, port: String(port), telemetryPort: '0', alarmPort: '0', hl7Port: '0', logLevel: 'silent' },
+        {
+          data: t.dataDir,
+          port: String(port),
+          telemetryPort: '0',
+          alarmPort: '0',
+          hl7Port: '0',
+          logLevel: 'silent',
+        },
         {},
       ),
     );

@@ -14,6 +14,9 @@ function nextPath(): string {
   return n.startsWith('/') && !n.startsWith('//') && !n.startsWith('/\\') ? n : '/';
 }
 
+// The login page has one task: put the cursor where it starts.
+user.focus();
+
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   error.textContent = '';
