@@ -22,6 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type RunningApp, startApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import {
@@ -379,11 +380,18 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         },
       );
       const t0 = await startedAt;
+      const eld = monitorEventLoopDelay({ resolution: 5 });
+      eld.enable();
+      const commit0 = app.services.vitals.stats.commitMs;
       const cpu0 = process.cpuUsage();
       const res = await pending;
       seqBase += Math.ceil((RATE * SECONDS) / DEVICES) + 10;
       await app.services.vitals.flush();
       const elapsed = (now() - t0) / 1000;
+      eld.disable();
+      process.stderr.write(
+        `event loop delay p50 ${(eld.percentile(50) / 1e6).toFixed(1)} ms p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms max ${(eld.max / 1e6).toFixed(0)} ms; vitals commit time ${(app.services.vitals.stats.commitMs - commit0).toFixed(0)} ms in ${app.services.vitals.stats.batches} batches\n`,
+      );
       const cpu = process.cpuUsage(cpu0);
       const received =
         (await counter(app, 'carewire_telemetry_datagrams_total', { outcome: 'received' })) - recv0;
@@ -413,7 +421,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       load.push(loadavg()[0]!);
       const last = rounds.at(-1)!;
       process.stderr.write(
-        `vitals round ${r + 1}: sent ${last.sent} (${Math.round(last.sendRate)}/s), received ${last.received}, verified ${last.accepted}, stored ${last.stored} (${Math.round(last.storedRate)}/s), loss ${last.lossPct.toFixed(3)} %, publish p50 ${last.p50.toFixed(2)} ms p99 ${last.p99.toFixed(2)} ms, ${lat.length} timed\n`,
+        `vitals round ${r + 1}: sent ${last.sent} (${Math.round(last.sendRate)}/s), received ${last.received}, verified ${last.accepted}, stored ${last.stored} (${Math.round(last.storedRate)}/s), loss ${last.lossPct.toFixed(3)} %, publish p50 ${last.p50.toFixed(2)} ms p99 ${last.p99.toFixed(2)} ms, ${lat.length} timed, server CPU ${Math.round((100 * (cpu.user + cpu.system)) / 1e6 / elapsed)} % of a core, ${last.serverCpuUsPerDatagram.toFixed(1)} µs per stored datagram\n`,
       );
     }
 
@@ -461,6 +469,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const loaded = [...alarmsLoaded.latencies].sort((x, y) => x - y);
     const stats = app.services.alarms.stats;
 
+    const timedRounds = rounds.filter((r) => Number.isFinite(r.p50) && Number.isFinite(r.p99));
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
     const fmt = (x: number, d = 1) => x.toFixed(d);
     return {
@@ -481,24 +490,35 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
           '%',
           rounds.map((r) => r.lossPct),
         ),
-        metric(
-          'send → bus publish p50',
-          'ms',
-          rounds.map((r) => r.p50),
-        ),
-        metric(
-          'send → bus publish p99',
-          'ms',
-          rounds.map((r) => r.p99),
-        ),
+        // A round where no timed datagram survived (heavy loss) has no latency to report.
+        ...(timedRounds.length > 0
+          ? [
+              metric(
+                'send → bus publish p50',
+                'ms',
+                timedRounds.map((r) => r.p50),
+              ),
+              metric(
+                'send → bus publish p99',
+                'ms',
+                timedRounds.map((r) => r.p99),
+              ),
+            ]
+          : []),
         metric(
           'server CPU per stored datagram',
           'µs',
           rounds.map((r) => r.serverCpuUsPerDatagram),
         ),
-        metric('alarm frame → ACK p50', 'ms', [quantile(alone, 0.5)]),
-        metric('alarm frame → ACK p99', 'ms', [quantile(alone, 0.99)]),
-        metric('alarm frame → ACK p99 under vitals load', 'ms', [quantile(loaded, 0.99)]),
+        ...(alone.length > 0
+          ? [
+              metric('alarm frame → ACK p50', 'ms', [quantile(alone, 0.5)]),
+              metric('alarm frame → ACK p99', 'ms', [quantile(alone, 0.99)]),
+            ]
+          : []),
+        ...(loaded.length > 0
+          ? [metric('alarm frame → ACK p99 under vitals load', 'ms', [quantile(loaded, 0.99)])]
+          : []),
       ],
       tables: [
         {

@@ -76,9 +76,13 @@ export interface VitalSample {
 }
 
 export interface VitalsOptions {
-  /** Longest a sample waits for its batch, ms. Default 100. */
+  /**
+   * Longest a sample waits for its batch, ms. Default 500: each commit rewrites the index leaf of
+   * every patient in it, so fewer, larger commits write far less (measured: 500 ms stored 3× more
+   * than 100 ms at 30,000 datagrams/s on this disk). Live delivery does not wait for it.
+   */
   flushMs?: number;
-  /** Most samples per transaction. Default 16384. */
+  /** Most samples per transaction. Default 32768. */
   maxBatch?: number;
   /** Samples waiting beyond this are dropped and counted (the store cannot keep up). Default 200,000. */
   maxQueue?: number;
@@ -155,8 +159,8 @@ export class VitalsService {
     this.#bus = deps.bus;
     this.#gate = deps.gate;
     this.#log = opts.logger;
-    this.#flushMs = opts.flushMs ?? 100;
-    this.#maxBatch = opts.maxBatch ?? 16_384;
+    this.#flushMs = opts.flushMs ?? 500;
+    this.#maxBatch = opts.maxBatch ?? 32_768;
     // The (patient, ts) index gets one hot leaf per monitored patient; SQLite's default 2 MB page
     // cache cannot hold them for 1,000 patients and every insert then read a page back (measured).
     deps.store.sqlite?.exec('PRAGMA cache_size = -65536');
