@@ -256,10 +256,27 @@ function Chart(props: {
       if (row.some((x) => x !== null)) times.set(s.ts, row);
     }
     const ts = [...times.keys()].sort((a, b) => a - b);
-    return [
-      ts.map((t) => t / 1000),
-      ...spec.signs.map((_, i) => ts.map((t) => times.get(t)![i] ?? null)),
-    ] as uPlot.AlignedData;
+    // A silent monitor is a gap in the line, never a straight line across it: break the series
+    // where two points are much further apart than the usual step.
+    const steps = ts
+      .slice(1)
+      .map((t, i) => t - ts[i]!)
+      .sort((a, b) => a - b);
+    const gap = Math.max(5000, 5 * (steps[Math.floor(steps.length / 2)] ?? 0));
+    const xs: number[] = [];
+    const ys: Array<Array<number | null>> = spec.signs.map(() => []);
+    ts.forEach((t, k) => {
+      if (k > 0 && t - ts[k - 1]! > gap) {
+        xs.push((ts[k - 1]! + 1) / 1000);
+        for (const y of ys) y.push(null);
+      }
+      xs.push(t / 1000);
+      const row = times.get(t)!;
+      ys.forEach((y, i) => {
+        y.push(row[i] ?? null);
+      });
+    });
+    return [xs, ...ys] as uPlot.AlignedData;
   }, [props.history, props.live.length, props.live.at(-1)?.ts]);
 
   useEffect(() => {
