@@ -16,6 +16,7 @@
  *   npx node bench/audit-merkle.ts            full run (1,000,000 entries)
  *   npx node bench/audit-merkle.ts --quick    100,000 entries, fewer samples
  */
+
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
@@ -30,6 +31,8 @@ import {
   signCheckpoint,
   verifyLog,
 } from '../src/audit/merkle/index.ts';
+import { metricsFromNumbers } from './lib/measure.ts';
+import type { BenchOptions, BenchResult } from './lib/types.ts';
 
 const ORIGIN = 'bench.carewire/audit';
 
@@ -96,7 +99,7 @@ async function appendRate(n: number, batch: number, withEncoding: boolean, round
   return rate(n, t);
 }
 
-export async function run(opts: { quick: boolean }): Promise<Record<string, unknown>> {
+export async function measure(opts: { quick: boolean }): Promise<Record<string, unknown>> {
   const n = opts.quick ? 100_000 : 1_000_000;
   const appendN = opts.quick ? 20_000 : 200_000;
   const rounds = opts.quick ? 1 : 3;
@@ -209,7 +212,19 @@ export async function run(opts: { quick: boolean }): Promise<Record<string, unkn
   };
 }
 
+/** Harness entry (`npm run bench -- NAME`): the same measurement as figures the harness can table. */
+export async function run(opts: BenchOptions): Promise<BenchResult> {
+  const r = await measure(opts);
+  return {
+    title: 'Audit Merkle core',
+    description:
+      'The pure Merkle core on an in-memory node store: appends in batches, verification, proof times (CPU cost of the core only).',
+    metrics: metricsFromNumbers(r),
+    details: r,
+  };
+}
+
 if (import.meta.main) {
-  const r = await run({ quick: process.argv.includes('--quick') });
+  const r = await measure({ quick: process.argv.includes('--quick') });
   console.log(JSON.stringify(r, null, 2));
 }

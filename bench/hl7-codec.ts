@@ -13,6 +13,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hl7Message as MedplumMessage } from '@medplum/core';
 import { buildAck, frame, MllpDeframer, parseHl7, tryParseHl7 } from '../src/hl7/index.ts';
+import { metricsFromNumbers } from './lib/measure.ts';
+import type { BenchOptions, BenchResult } from './lib/types.ts';
 
 const ORU_6_OBX = [
   'MSH|^~\\&|MONITOR|ICU-3^1.2.3^ISO|CAREWIRE|HOSP|20240101120000.000+0000||ORU^R01^ORU_R01|MSG000001|P|2.6|||AL|NE||UNICODE UTF-8',
@@ -109,7 +111,7 @@ function readMedplum(frameBytes: Buffer): number {
   return n;
 }
 
-export async function run(opts: { quick: boolean }): Promise<Record<string, unknown>> {
+export async function measure(opts: { quick: boolean }): Promise<Record<string, unknown>> {
   const ms = opts.quick ? 300 : 2000;
   const corpus = loadCorpus();
   const frames = corpus.map((c) => c.bytes);
@@ -166,9 +168,25 @@ export async function run(opts: { quick: boolean }): Promise<Record<string, unkn
   return results;
 }
 
+/** Harness entry (`npm run bench -- NAME`): the same measurement as figures the harness can table. */
+export async function run(opts: BenchOptions): Promise<BenchResult> {
+  const r = await measure(opts);
+  return {
+    title: 'HL7 codec',
+    description:
+      'Deframe, parse and read the fields a gateway needs, CareWire beside @medplum/core, in one process (msg/s; one timed run of each case).',
+    metrics: metricsFromNumbers(r.msgsPerSecond).map((m) => ({
+      ...m,
+      unit: 'msg/s',
+      better: 'higher' as const,
+    })),
+    details: r,
+  };
+}
+
 if (import.meta.main) {
   const quick = process.argv.includes('--quick');
-  const r = await run({ quick });
+  const r = await measure({ quick });
   const table = r.msgsPerSecond as Record<string, { carewire: number; medplum?: number }>;
   console.log(
     `HL7 codec micro-benchmark (${r.messagesPerPass} messages per pass, ${r.chunkBytes}-byte chunks)`,

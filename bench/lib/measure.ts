@@ -70,3 +70,19 @@ export function formatValue(v: number, unit: string): string {
   }
   return `${n(v)} ${unit}`;
 }
+
+/**
+ * Metrics from every finite number in a nested result object (one run each), for micro-benchmarks
+ * that report a tree of figures. The unit and direction come from the key: `…PerSec` is a rate
+ * (higher is better); `…Microseconds`, `p50`/`p99`/`max` under it, µs; `wallS`/`cpuS`, seconds.
+ */
+export function metricsFromNumbers(obj: unknown, prefix = ''): Metric[] {
+  if (typeof obj === 'number') {
+    if (!Number.isFinite(obj)) return [];
+    const rate = /PerSec|msg\/s|ops/i.test(prefix);
+    const unit = rate ? 'ops/s' : /Microseconds/.test(prefix) ? 'µs' : /wallS|cpuS/.test(prefix) ? 's' : '';
+    return [metric(prefix, unit, [obj], rate ? 'higher' : 'lower')];
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return [];
+  return Object.entries(obj).flatMap(([k, v]) => metricsFromNumbers(v, prefix ? `${prefix}.${k}` : k));
+}
