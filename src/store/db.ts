@@ -5,9 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { migrate } from './migrations/index.ts';
+import { SchemaScopedPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
 import { NodeSqliteDatabase } from './sqlite-driver.ts';
 
@@ -64,7 +65,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
 async function openPostgres(url: string): Promise<Store> {
   // A schema can be chosen in the URL (?options=-c%20search_path%3Dname), as tests do to run apart.
   const pool = new pg.Pool({ connectionString: url, max: 10 });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool }) });
   await migrate(db as Kysely<unknown>, 'postgres');
   const safe = new URL(url);
   safe.password = '';
