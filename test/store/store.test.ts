@@ -51,6 +51,12 @@ describe.each(ENGINES)('store on %s', (engine) => {
     const names = tables.map((t) => t.name);
     for (const t of ['users', 'patients', 'care_team', 'sessions', 'audit_events', 'break_glass'])
       expect(names).toContain(t);
+    if (engine === 'postgres') {
+      // Only our schema: listing other schemas races with their being dropped (parallel tests,
+      // other deployments in the same database) and once broke migrations.
+      expect(new Set(tables.map((t) => t.schema)).size).toBe(1);
+      expect(tables[0]?.schema).toMatch(/^cw_t_/);
+    }
   });
 
   if (engine === 'sqlite') {
