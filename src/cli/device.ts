@@ -5,34 +5,8 @@
  * A running server picks a new device up on its first datagram or connection (registry reload).
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
-import { AppError } from '../errors.ts';
-import type { Services } from '../services.ts';
+import { withServices } from './local-services.ts';
 import { addConfigOptions } from './options.ts';
-
-async function withServices<T>(flags: Record<string, unknown>, fn: (s: Services) => Promise<T>): Promise<T> {
-  const config = loadConfig(flags);
-  const [{ createServices }, { openStore }, { createBus }] = await Promise.all([
-    import('../services.ts'),
-    import('../store/db.ts'),
-    import('../bus/bus.ts'),
-  ]);
-  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  const services = await createServices(config, store, await createBus(config.redisUrl));
-  try {
-    return await fn(services);
-  } catch (err) {
-    if (err instanceof AppError) {
-      process.stderr.write(`carewire: ${err.message}\n`);
-      process.exitCode = 1;
-      return undefined as T;
-    }
-    throw err;
-  } finally {
-    await services.close();
-    await store.close();
-  }
-}
 
 const who = () => ({
   agent: { username: process.env.USER ?? 'operator', role: 'operator', address: 'local' },

@@ -6,36 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
 import { ROLES } from '../auth/tokens.ts';
-import { loadConfig } from '../config.ts';
-import { AppError } from '../errors.ts';
-import type { Services } from '../services.ts';
 import type { Role } from '../store/schema.ts';
+import { withServices } from './local-services.ts';
 import { addConfigOptions } from './options.ts';
-
-async function withServices<T>(flags: Record<string, unknown>, fn: (s: Services) => Promise<T>): Promise<T> {
-  const config = loadConfig(flags);
-  const [{ createServices }, { openStore }, { createBus }] = await Promise.all([
-    import('../services.ts'),
-    import('../store/db.ts'),
-    import('../bus/bus.ts'),
-  ]);
-  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  // With Redis configured, a password change here ends the user's sessions on every running node.
-  const services = await createServices(config, store, await createBus(config.redisUrl));
-  try {
-    return await fn(services);
-  } catch (err) {
-    if (err instanceof AppError) {
-      process.stderr.write(`carewire: ${err.message}\n`);
-      process.exitCode = 1;
-      return undefined as T;
-    }
-    throw err;
-  } finally {
-    await services.close();
-    await store.close();
-  }
-}
 
 async function passwordFrom(opts: {
   password?: string;
