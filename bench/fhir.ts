@@ -22,17 +22,17 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { openStore, type Store } from '../src/store/db.ts';
+import { BIN, serveArgs, waitForPorts } from './lib/carewire.ts';
 import { metric } from './lib/measure.ts';
 import type { BenchOptions, BenchResult, Metric, Table } from './lib/types.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../bin/carewire.js');
 const PASSWORD = 'benchmark password 1';
 const CLK_TCK = 100;
 const T0 = Date.parse('2024-01-01T00:00:00Z');
@@ -205,21 +205,7 @@ async function serve(
     process.execPath,
     [
       ...node,
-      BIN,
-      'serve',
-      '--data',
-      data,
-      ...(url ? ['--database-url', url] : []),
-      '--port',
-      '0',
-      '--hl7-port',
-      '0',
-      '--telemetry-port',
-      '0',
-      '--alarm-port',
-      '0',
-      '--log-level',
-      'warn',
+      ...serveArgs(data, url ? ['--database-url', url] : []),
       '--rate-limit',
       '100000000',
       '--access-token-ttl',
@@ -227,8 +213,7 @@ async function serve(
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  for (let i = 0; i < 600 && !existsSync(portsFile); i++) await new Promise((r) => setTimeout(r, 50));
-  const { http } = JSON.parse(readFileSync(portsFile, 'utf8')) as { http: number };
+  const { http } = await waitForPorts(data);
   return { base: `http://127.0.0.1:${http}`, child };
 }
 

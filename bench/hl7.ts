@@ -17,16 +17,16 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { MllpClient } from '../src/hl7/client.ts';
 import { DEMO_PATIENTS, demoVitals, vitalsOru } from '../src/hl7/demo-messages.ts';
+import { serveArgs, waitForPorts } from './lib/carewire.ts';
 import { metric } from './lib/measure.ts';
 import type { BenchOptions, BenchResult, Metric } from './lib/types.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../bin/carewire.js');
 const SELF = import.meta.filename;
 const PG_BASE_URL = process.env.CAREWIRE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TARGETS = ['sqlite', 'postgres', 'medplum'] as const;
@@ -154,22 +154,7 @@ interface Server {
 async function startCarewire(target: 'sqlite' | 'postgres', cpuProf: string | undefined): Promise<Server> {
   const data = mkdtempSync(path.join(tmpdir(), `cw-bench-hl7-${target}-`));
   let dropSchema: (() => Promise<void>) | undefined;
-  const args = [
-    BIN,
-    'serve',
-    '--data',
-    data,
-    '--port',
-    '0',
-    '--hl7-port',
-    '0',
-    '--telemetry-port',
-    '0',
-    '--alarm-port',
-    '0',
-    '--log-level',
-    'warn',
-  ];
+  const args = serveArgs(data);
   if (target === 'postgres') {
     const schema = `cw_bench_${randomBytes(5).toString('hex')}`;
     const c = new pg.Client({ connectionString: PG_BASE_URL });
@@ -188,10 +173,7 @@ async function startCarewire(target: 'sqlite' | 'postgres', cpuProf: string | un
   }
   const nodeArgs = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
   const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const portsFile = path.join(data, 'ports.json');
-  for (let i = 0; i < 400 && !existsSync(portsFile); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!existsSync(portsFile)) throw new Error(`carewire serve (${target}) did not start`);
-  const { hl7 } = JSON.parse(readFileSync(portsFile, 'utf8')) as { hl7: number };
+  const { hl7 } = await waitForPorts(data);
   return {
     port: hl7,
     async stop() {

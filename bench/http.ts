@@ -13,16 +13,16 @@
  *   npm run bench -- http --quick    a tiny run, used by the tests
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { ARGON2_PARAMS } from '../src/auth/passwords.ts';
+import { BIN, serveArgs, waitForPorts } from './lib/carewire.ts';
 import { metric } from './lib/measure.ts';
 import type { BenchOptions, BenchResult } from './lib/types.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../bin/carewire.js');
 const PASSWORD = 'benchmark password 1';
 const CONNECTIONS = 64;
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
@@ -70,32 +70,10 @@ async function startServer(data: string): Promise<{ url: string; child: ChildPro
   ]);
   const child = spawn(
     process.execPath,
-    [
-      BIN,
-      'serve',
-      '--data',
-      data,
-      '--port',
-      '0',
-      // Gateways on free ports too, so the benchmark never collides with a running server.
-      '--hl7-port',
-      '0',
-      '--telemetry-port',
-      '0',
-      '--alarm-port',
-      '0',
-      '--log-level',
-      'warn',
-      '--rate-limit',
-      '100000000',
-      '--login-rate-limit',
-      '100000000',
-    ],
+    serveArgs(data, ['--rate-limit', '100000000', '--login-rate-limit', '100000000']),
     { stdio: 'ignore' },
   );
-  const portsFile = path.join(data, 'ports.json');
-  for (let i = 0; i < 400 && !existsSync(portsFile); i++) await new Promise((r) => setTimeout(r, 50));
-  const { http } = JSON.parse(readFileSync(portsFile, 'utf8')) as { http: number };
+  const { http } = await waitForPorts(data);
   return { url: `http://127.0.0.1:${http}`, child };
 }
 
