@@ -1,17 +1,6 @@
 // Plain login page until the dashboard issue builds the full web app. The session lives in an
 // HttpOnly cookie set by the server, so this script never sees a token.
-const $ = (id) => document.getElementById(id);
-
-async function api(path, options = {}) {
-  const res = await fetch(path, {
-    credentials: 'same-origin',
-    headers: options.body ? { 'content-type': 'application/json' } : {},
-    ...options,
-  });
-  const body = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw Object.assign(new Error(body?.detail ?? res.statusText), { status: res.status });
-  return body;
-}
+import { $, api } from './api.js';
 
 function show(view) {
   $('login-view').hidden = view !== 'login';

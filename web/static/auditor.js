@@ -2,18 +2,7 @@
 // of audit entries, and an access report per patient. Plain module, no framework: the dashboard
 // issue moves the web app to Vite + Preact. The session is the HttpOnly cookie the sign-in page
 // set, so this script never sees a token. Every value from the server goes in via textContent.
-const $ = (id) => document.getElementById(id);
-
-async function api(path, options = {}) {
-  const res = await fetch(path, {
-    credentials: 'same-origin',
-    headers: options.body ? { 'content-type': 'application/json' } : {},
-    ...options,
-  });
-  const body = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw Object.assign(new Error(body?.detail ?? res.statusText), { status: res.status });
-  return body;
-}
+import { $, api } from './api.js';
 
 function cell(tr, text, className) {
   const td = document.createElement('td');
