@@ -211,7 +211,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'groupCommitMax',
     flag: 'group-commit-max',
     kind: 'int',
-    default: 512,
+    default: 1024,
     description: 'most writes committed in one transaction',
   },
   {

@@ -60,6 +60,7 @@ export async function createServices(config: Config, store: Store, bus: Bus): Pr
     maxDelayMs: config.groupCommitMs,
     maxItems: config.groupCommitMax,
     sqlite: store.sqlite,
+    writer: store.writer(),
     key: loadOrCreateLogKey(config.dataDir, config.publicUrl),
     checkpointMs: config.auditCheckpointMs,
   });

@@ -7,9 +7,10 @@
  * cost more than the rest of a batch (measured in bench/audit.ts). PostgreSQL, or SQLite without
  * the raw handle, goes through Kysely, with one multi-row statement per table per batch.
  */
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
 import type { Database } from '../store/schema.ts';
+import type { WriteGuard, WriteOp } from '../store/sqlite-writer.ts';
 import type { NodeId, NodeStore, TreeNode } from './merkle/index.ts';
 import { NodeStoreError } from './merkle/index.ts';
 
@@ -42,6 +43,26 @@ export interface StoredCheckpoint {
 
 /** Arbitrary constant: the PostgreSQL advisory lock that serialises tree appends across nodes. */
 const PG_APPEND_LOCK = 7_361_534_226_410_211;
+const INSERT_ENTRY =
+  'INSERT INTO audit_events (seq, recorded, type, outcome, user_id, patient_id, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_NODE = 'INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)';
+const INDEXED_UPTO = 'SELECT indexed_upto FROM audit_index_state WHERE id = 1';
+/**
+ * SQLite: adds every entry after the mark to the patient index, sorted so the index pages are
+ * written in order, and moves the mark to the end. Entries that are already there are skipped
+ * (another process may have indexed part of the tail). The patients of a list are read from the
+ * canonical entry (`detail.patientIds`, as otherPatients() takes them from the event).
+ */
+const INDEX_TAIL = `INSERT OR IGNORE INTO audit_patient_refs (patient_id, seq)
+  SELECT patient_id, seq FROM (
+    SELECT e.patient_id AS patient_id, e.seq AS seq FROM audit_events e
+      WHERE e.seq >= (${INDEXED_UPTO}) AND e.patient_id IS NOT NULL
+    UNION
+    SELECT j.value, e.seq FROM audit_events e, json_each(e.entry, '$.detail.patientIds') j
+      WHERE e.seq >= (${INDEXED_UPTO}) AND j.type = 'text' AND j.value <> '' AND length(j.value) <= 256
+  ) ORDER BY patient_id, seq`;
+const MARK_INDEXED =
+  'UPDATE audit_index_state SET indexed_upto = (SELECT coalesce(max(seq) + 1, 0) FROM audit_events) WHERE id = 1';
 /** Parameters per statement stay well below SQLite's 32,766 and PostgreSQL's 65,535. */
 const ROWS_PER_INSERT = 1000;
 
@@ -50,7 +71,8 @@ interface RawStatements {
   maxIdx: StatementSync;
   insEntry: StatementSync;
   insNode: StatementSync;
-  insRef: StatementSync;
+  indexTail: StatementSync;
+  markIndexed: StatementSync;
   getNode: StatementSync;
   getRange: StatementSync;
   getLeaf: StatementSync;
@@ -74,11 +96,10 @@ export class AuditSql {
       this.#raw = {
         maxSeq: raw.prepare('SELECT max(seq) AS m FROM audit_events'),
         maxIdx: raw.prepare('SELECT max(idx) AS m FROM audit_tree WHERE level = ?'),
-        insEntry: raw.prepare(
-          'INSERT INTO audit_events (seq, recorded, type, outcome, user_id, patient_id, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        ),
-        insNode: raw.prepare('INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)'),
-        insRef: raw.prepare('INSERT INTO audit_patient_refs (patient_id, seq) VALUES (?, ?)'),
+        insEntry: raw.prepare(INSERT_ENTRY),
+        insNode: raw.prepare(INSERT_NODE),
+        indexTail: raw.prepare(INDEX_TAIL),
+        markIndexed: raw.prepare(MARK_INDEXED),
         getNode: raw.prepare('SELECT hash FROM audit_tree WHERE level = ? AND idx = ?'),
         getRange: raw.prepare('SELECT idx, hash FROM audit_tree WHERE level = ? AND idx BETWEEN ? AND ?'),
         getLeaf: raw.prepare('SELECT leaf AS hash FROM audit_events WHERE seq = ?'),
@@ -138,6 +159,11 @@ export class AuditSql {
     return size;
   }
 
+  /**
+   * Writes a batch's entries and interior nodes in `trx`, and brings the patient index up to date
+   * (SQLite: the whole tail after the mark, which includes this batch; PostgreSQL: `refs`, the
+   * batch's own (patient, seq) pairs, and the mark to the batch's end).
+   */
   async insertBatch(
     trx: Transaction<Database>,
     rows: readonly EntryRow[],
@@ -150,7 +176,8 @@ export class AuditSql {
         for (const r of rows)
           raw.insEntry.run(r.seq, r.recorded, r.type, r.outcome, r.user_id, r.patient_id, r.entry, r.leaf);
         for (const n of nodes) if (n.level > 0) raw.insNode.run(n.level, n.index, n.hash);
-        for (const r of refs) raw.insRef.run(r.patient_id, r.seq);
+        raw.indexTail.run();
+        raw.markIndexed.run();
         return;
       }
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
@@ -159,20 +186,76 @@ export class AuditSql {
           .values(rows.slice(i, i + ROWS_PER_INSERT))
           .execute();
       await this.nodeStore(trx).putNodes(nodes);
+      if (this.engine === 'sqlite') {
+        await sql.raw(INDEX_TAIL).execute(trx);
+        await sql.raw(MARK_INDEXED).execute(trx);
+        return;
+      }
       for (let i = 0; i < refs.length; i += ROWS_PER_INSERT)
         await trx
           .insertInto('audit_patient_refs')
           .values(refs.slice(i, i + ROWS_PER_INSERT))
+          .onConflict((oc) => oc.doNothing())
           .execute();
+      const end = rows.length > 0 ? rows[rows.length - 1]!.seq + 1 : undefined;
+      if (end !== undefined)
+        await trx.updateTable('audit_index_state').set({ indexed_upto: end }).where('id', '=', 1).execute();
     } catch (err) {
-      // A node or seq that already exists means entries were removed under the tree: never write
-      // over that evidence. Appends fail until an operator has looked (fail closed).
-      if (/UNIQUE|duplicate key/i.test(String((err as Error).message)))
-        throw new NodeStoreError(
-          `the audit log store is inconsistent at seq ${rows[0]?.seq} (entries removed under the tree?): run \`carewire audit verify\`; ${(err as Error).message}`,
-        );
-      throw err;
+      throw this.explainInsertError(err, rows[0]?.seq);
     }
+  }
+
+  /**
+   * A node or seq that already exists means entries were removed under the tree: never write
+   * over that evidence. Appends fail until an operator has looked (fail closed).
+   */
+  explainInsertError(err: unknown, seq: number | undefined): unknown {
+    const message = String((err as Error).message);
+    if (!/UNIQUE|duplicate key/i.test(message)) return err;
+    return new NodeStoreError(
+      `the audit log store is inconsistent at seq ${seq} (entries removed under the tree?): run \`carewire audit verify\`; ${message}`,
+    );
+  }
+
+  /**
+   * The statements of insertBatch for the SQLite writer thread. The patient index is brought up to
+   * date only when `index` is set: in bulk every few thousand entries, not per batch.
+   */
+  appendOps(rows: readonly EntryRow[], nodes: readonly TreeNode[], index: boolean): WriteOp[] {
+    const e: SQLInputValue[] = [];
+    for (const r of rows)
+      e.push(r.seq, r.recorded, r.type, r.outcome, r.user_id, r.patient_id, r.entry, r.leaf);
+    const n: SQLInputValue[] = [];
+    for (const x of nodes) if (x.level > 0) n.push(x.level, x.index, x.hash);
+    const ops: WriteOp[] = [
+      { sql: INSERT_ENTRY, width: 8, params: e },
+      { sql: INSERT_NODE, width: 3, params: n },
+    ];
+    if (index) ops.push(...this.indexOps());
+    return ops;
+  }
+
+  /** SQLite: the statements that index every entry after the mark. */
+  indexOps(): WriteOp[] {
+    return [
+      { sql: INDEX_TAIL, width: 0, params: [] },
+      { sql: MARK_INDEXED, width: 0, params: [] },
+    ];
+  }
+
+  /** The first seq not yet in the patient index (entries from there on are scanned). */
+  async indexedUpto(conn: Conn = this.db): Promise<number> {
+    const r = await conn
+      .selectFrom('audit_index_state')
+      .select('indexed_upto')
+      .where('id', '=', 1)
+      .executeTakeFirst();
+    return Number(r?.indexed_upto ?? 0);
+  }
+
+  /** Holds when the entry table has exactly `size` entries (no other process appended). */
+  sizeGuard(size: number): WriteGuard {
+    return { sql: 'SELECT coalesce(max(seq) + 1, 0) AS n FROM audit_events', params: [], expect: size };
   }
 
   /** The tree's nodes through `conn` (a transaction while appending, the database otherwise). */

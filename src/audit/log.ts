@@ -16,10 +16,11 @@
  */
 import { hash, randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, type SqlBool, sql, type Transaction } from 'kysely';
 import type { Db } from '../store/db.ts';
 import { type GroupCommitOptions, GroupCommitter } from '../store/group-commit.ts';
 import type { Database } from '../store/schema.ts';
+import { type SqliteWriter, StaleWriteError } from '../store/sqlite-writer.ts';
 import { AuditSql, type EntryRow, type PatientRef, type StoredCheckpoint } from './audit-sql.ts';
 import {
   type AuditEvent,
@@ -77,6 +78,11 @@ export interface AuditFilter {
 export interface AuditLogOptions extends GroupCommitOptions {
   /** The raw SQLite handle of the store (SQLite only): appends and proofs use prepared statements. */
   sqlite?: DatabaseSync | undefined;
+  /**
+   * The store's writer thread (SQLite): batches are committed there while this thread encodes the
+   * next one. Without it batches commit on the main connection.
+   */
+  writer?: SqliteWriter | undefined;
   /** Signs checkpoints. Without it nothing is signed (tests of the hook alone). */
   key?: LogKey | undefined;
   /** How often a checkpoint is signed when the log grew, ms (default 5000; 0: only on close). */
@@ -120,6 +126,13 @@ interface Queued {
 }
 
 export const MAX_ENTRIES_PAGE = 10_000;
+/**
+ * The writer thread brings the patient index up to date every INDEX_EVERY entries or INDEX_MS,
+ * whichever comes first (migration 0007): in bulk, sorted, its pages are written once per update
+ * instead of once per batch. Readers scan at most about this many entries after the mark.
+ */
+const INDEX_EVERY = 8192;
+const INDEX_MS = 1000;
 // The rules of validateEntry (merkle/entry.ts) for the fields callers choose.
 const TYPE_RE = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;
 const PURPOSE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -136,6 +149,15 @@ export class AuditLog {
   #frontier: Frontier = EMPTY_FRONTIER;
   #pending: AppendPlan | undefined;
   #legacyChecked = false;
+  /**
+   * Frontier after the last batch sent to the writer thread (committed or not yet): the next batch
+   * goes after it. Undefined when it must be read from the store again.
+   */
+  #tip: Frontier | undefined;
+  /** Tree size the last patient-index update sent to the writer thread covered, and when. */
+  #indexedAt: number | undefined;
+  #indexedTime = 0;
+  #thread: SqliteWriter | undefined;
   /** Largest tree size known to be committed (appends resolved, or read in a transaction). */
   #committed = 0;
   #lastSigned = -1;
@@ -148,11 +170,20 @@ export class AuditLog {
     this.#sql = new AuditSql(db, opts.sqlite);
     this.#key = opts.key;
     this.#onError = opts.onError ?? (() => {});
-    this.#writer = new GroupCommitter<Queued, number>(db, (trx, items) => this.#applyBatch(trx, items), {
+    const gc: GroupCommitOptions = {
       maxDelayMs: opts.maxDelayMs,
       maxItems: opts.maxItems,
       ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
-    });
+    };
+    const thread = this.#sql.engine === 'sqlite' ? opts.writer : undefined;
+    this.#thread = thread;
+    this.#writer = thread
+      ? new GroupCommitter<Queued, number>(null, (items) => this.#commitByThread(thread, items), {
+          ...gc,
+          // The thread commits them in order; four keep it busy while this thread encodes.
+          pipeline: 4,
+        })
+      : new GroupCommitter<Queued, number>(db, (trx, items) => this.#applyBatch(trx, items), gc);
     const every = opts.checkpointMs ?? 5000;
     if (this.#key && every > 0) {
       this.#timer = setInterval(() => {
@@ -207,32 +238,56 @@ export class AuditLog {
     return this.#appendIn(trx, items, size);
   }
 
+  /**
+   * One batch through the writer thread. The size this process last committed is trusted and
+   * checked inside the write transaction (the guard): when another process appended meanwhile
+   * (`carewire user add` beside a running server), nothing is written and the batch is encoded
+   * again at the new size.
+   */
+  async #commitByThread(writer: SqliteWriter, items: readonly Queued[]): Promise<number[]> {
+    if (!this.#legacyChecked) {
+      // The first batch may have to import the foundation's table: the transaction path does.
+      const seqs = await this.#db.transaction().execute((trx) => this.#applyBatch(trx, items));
+      this.#tip = undefined;
+      return seqs;
+    }
+    for (let attempt = 0; ; attempt++) {
+      if (this.#tip === undefined) {
+        const size = await this.#sql.entryCount(this.#db);
+        const read = await this.#frontierAt(this.#db, size);
+        this.#tip ??= read;
+      }
+      // From here to the write, synchronous: the next batch is placed after this one.
+      const from = this.#tip;
+      const b = encodeBatch(items, from.size);
+      const plan = appendLeaves(from, b.hashes);
+      this.#tip = plan.frontier;
+      const now = Date.now();
+      this.#indexedAt ??= from.size;
+      const index = plan.size - this.#indexedAt >= INDEX_EVERY || now - this.#indexedTime >= INDEX_MS;
+      if (index) {
+        this.#indexedAt = plan.size;
+        this.#indexedTime = now;
+      }
+      try {
+        await writer.write(this.#sql.appendOps(b.rows, plan.nodes, index), this.#sql.sizeGuard(from.size));
+      } catch (err) {
+        // Batches sent after this one expect it to be there: their guards fail and they retry.
+        this.#tip = undefined;
+        if (index) this.#indexedAt = undefined;
+        if (err instanceof StaleWriteError && attempt < 5) continue;
+        throw this.#sql.explainInsertError(err, from.size);
+      }
+      if (plan.size > this.#frontier.size) this.#frontier = plan.frontier;
+      this.#pending = undefined;
+      return b.seqs;
+    }
+  }
+
   /** Writes entries for `items` at leaves size, size+1, … with their tree nodes, in `trx`. */
   async #appendIn(trx: Transaction<Database>, items: readonly Queued[], size: number): Promise<number[]> {
     const frontier = await this.#frontierAt(trx, size);
-    const rows: EntryRow[] = [];
-    const refs: PatientRef[] = [];
-    const hashes: Uint8Array[] = [];
-    const seqs: number[] = [];
-    for (let i = 0; i < items.length; i++) {
-      const q = items[i]!;
-      const seq = size + i;
-      const { text, leaf } = encode(eventToEntry(seq, q.id, q.recorded, q.event));
-      hashes.push(leaf);
-      const patientId = q.event.patientId || null;
-      rows.push({
-        seq,
-        recorded: q.recorded,
-        type: q.event.type,
-        outcome: q.event.outcome,
-        user_id: q.event.agent?.userId || null,
-        patient_id: patientId,
-        entry: text,
-        leaf,
-      });
-      for (const p of otherPatients(q.event)) refs.push({ patient_id: p, seq });
-      seqs.push(seq);
-    }
+    const { rows, refs, hashes, seqs } = encodeBatch(items, size);
     const plan = appendLeaves(frontier, hashes);
     await this.#sql.insertBatch(trx, rows, plan.nodes, refs);
     // Not yet durable: the next batch (or head()) adopts it once the entry table shows it.
@@ -306,20 +361,32 @@ export class AuditLog {
 
   /** Stored entries matching a filter, by seq (ascending unless `order: 'desc'`). */
   async entries(f: AuditFilter = {}): Promise<StoredEntry[]> {
-    let sel = this.#db.selectFrom('audit_events').select(['seq', 'entry']);
-    if (f.from !== undefined) sel = sel.where('seq', '>=', f.from);
-    if (f.to !== undefined) sel = sel.where('seq', '<', f.to);
-    if (f.patientId) sel = sel.where('patient_id', '=', f.patientId);
-    if (f.userId) sel = sel.where('user_id', '=', f.userId);
-    if (f.type) sel = sel.where('type', '=', f.type);
-    if (f.outcome !== undefined) sel = sel.where('outcome', '=', f.outcome);
-    if (f.since !== undefined) sel = sel.where('recorded', '>=', f.since);
-    if (f.until !== undefined) sel = sel.where('recorded', '<', f.until);
-    const rows = await sel
-      .orderBy('seq', f.order ?? 'asc')
-      .limit(Math.min(f.limit ?? 100, MAX_ENTRIES_PAGE))
-      .execute();
-    return rows.map(toStored);
+    const order = f.order ?? 'asc';
+    const limit = Math.min(f.limit ?? 100, MAX_ENTRIES_PAGE);
+    const filtered = () => {
+      let sel = this.#db.selectFrom('audit_events as e').select(['e.seq', 'e.entry']);
+      if (f.from !== undefined) sel = sel.where('e.seq', '>=', f.from);
+      if (f.to !== undefined) sel = sel.where('e.seq', '<', f.to);
+      if (f.patientId) sel = sel.where('e.patient_id', '=', f.patientId);
+      if (f.userId) sel = sel.where('e.user_id', '=', f.userId);
+      if (f.type) sel = sel.where('e.type', '=', f.type);
+      if (f.outcome !== undefined) sel = sel.where('e.outcome', '=', f.outcome);
+      if (f.since !== undefined) sel = sel.where('e.recorded', '>=', f.since);
+      if (f.until !== undefined) sel = sel.where('e.recorded', '<', f.until);
+      return sel.orderBy('e.seq', order).limit(limit);
+    };
+    if (!f.patientId) return (await filtered().execute()).map(toStored);
+    // By patient: the index up to its mark, and the few entries after it scanned.
+    const mark = await this.#sql.indexedUpto();
+    const patientId = f.patientId;
+    const [indexed, tail] = await Promise.all([
+      filtered()
+        .innerJoin('audit_patient_refs as r', 'r.seq', 'e.seq')
+        .where('r.patient_id', '=', patientId)
+        .execute(),
+      filtered().where('e.seq', '>=', mark).execute(),
+    ]);
+    return mergeBySeq(indexed, tail, order, limit).map(toStored);
   }
 
   /**
@@ -328,29 +395,34 @@ export class AuditLog {
    */
   async accessLog(patientId: string, opts: { before?: number; limit?: number } = {}): Promise<AuditRecord[]> {
     const limit = Math.min(opts.limit ?? 100, 1000);
-    // Two index range scans merged here: an OR across both would make the planners scan the log.
-    let direct = this.#db
-      .selectFrom('audit_events')
-      .select(['seq', 'entry'])
-      .where('patient_id', '=', patientId);
-    let listed = this.#db
+    const mark = await this.#sql.indexedUpto();
+    let indexed = this.#db
       .selectFrom('audit_patient_refs as r')
       .innerJoin('audit_events as e', 'e.seq', 'r.seq')
       .select(['e.seq', 'e.entry'])
       .where('r.patient_id', '=', patientId);
+    // The tail after the index mark: its own patient, or the id quoted anywhere in the entry
+    // (checked exactly below, once parsed).
+    const needle = JSON.stringify(patientId);
+    const mentions =
+      this.#sql.engine === 'postgres'
+        ? sql<SqlBool>`strpos(entry, ${needle}) > 0`
+        : sql<SqlBool>`instr(entry, ${needle}) > 0`;
+    let tail = this.#db
+      .selectFrom('audit_events')
+      .select(['seq', 'entry'])
+      .where('seq', '>=', mark)
+      .where((eb) => eb.or([eb('patient_id', '=', patientId), mentions]));
     if (opts.before !== undefined) {
-      direct = direct.where('seq', '<', opts.before);
-      listed = listed.where('r.seq', '<', opts.before);
+      indexed = indexed.where('r.seq', '<', opts.before);
+      tail = tail.where('seq', '<', opts.before);
     }
     const [a, b] = await Promise.all([
-      direct.orderBy('seq', 'desc').limit(limit).execute(),
-      listed.orderBy('r.seq', 'desc').limit(limit).execute(),
+      indexed.orderBy('r.seq', 'desc').limit(limit).execute(),
+      tail.orderBy('seq', 'desc').limit(limit).execute(),
     ]);
-    return [...a, ...b]
-      .map((r) => ({ seq: Number(r.seq), entry: r.entry }))
-      .sort((x, y) => y.seq - x.seq)
-      .slice(0, limit)
-      .map((r) => entryToRecord(toStored(r).entry));
+    const about = b.map(toStored).filter((s) => isAbout(s.entry, patientId));
+    return mergeBySeq(a.map(toStored), about, 'desc', limit).map((s) => entryToRecord(s.entry));
   }
 
   /** Exact stored bytes (as text) of entries `[from, to)`, for independent verification. */
@@ -469,6 +541,9 @@ export class AuditLog {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#writer.close();
+    // What the writer thread left after the index mark is indexed now, so it is not scanned later.
+    if (this.#thread && this.#tip && this.#indexedAt !== this.#tip.size)
+      await this.#thread.write(this.#sql.indexOps());
     await this.#signing?.catch(() => undefined);
     if (this.#key) await this.checkpoint();
   }
@@ -491,6 +566,57 @@ interface LegacyRow {
   entity_id: string | null;
   purpose: string | null;
   detail: string | null;
+}
+
+/** Entry rows, patient references and leaf hashes of a batch placed at leaves size, size+1, … */
+function encodeBatch(
+  items: readonly Queued[],
+  size: number,
+): { rows: EntryRow[]; refs: PatientRef[]; hashes: Uint8Array[]; seqs: number[] } {
+  const rows: EntryRow[] = [];
+  const refs: PatientRef[] = [];
+  const hashes: Uint8Array[] = [];
+  const seqs: number[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const q = items[i]!;
+    const seq = size + i;
+    const { text, leaf } = encode(eventToEntry(seq, q.id, q.recorded, q.event));
+    hashes.push(leaf);
+    rows.push({
+      seq,
+      recorded: q.recorded,
+      type: q.event.type,
+      outcome: q.event.outcome,
+      user_id: q.event.agent?.userId || null,
+      patient_id: q.event.patientId || null,
+      entry: text,
+      leaf,
+    });
+    if (q.event.patientId) refs.push({ patient_id: q.event.patientId, seq });
+    for (const p of otherPatients(q.event)) refs.push({ patient_id: p, seq });
+    seqs.push(seq);
+  }
+  return { rows, refs, hashes, seqs };
+}
+
+/** Is a stored entry about this patient: its own, or one of a list it showed (otherPatients)? */
+function isAbout(entry: AuditEntry, patientId: string): boolean {
+  if (entry.entity?.patientId === patientId) return true;
+  const ids = (entry.detail as { patientIds?: unknown } | undefined)?.patientIds;
+  return Array.isArray(ids) && ids.includes(patientId);
+}
+
+/** Two seq-ordered result lists (which may overlap) as one, without repeats, cut to `limit`. */
+function mergeBySeq<T extends { seq: number }>(
+  a: readonly T[],
+  b: readonly T[],
+  order: 'asc' | 'desc',
+  limit: number,
+): T[] {
+  const bySeq = new Map<number, T>();
+  for (const x of [...a, ...b]) bySeq.set(Number(x.seq), x);
+  const sign = order === 'asc' ? 1 : -1;
+  return [...bySeq.values()].sort((x, y) => sign * (Number(x.seq) - Number(y.seq))).slice(0, limit);
 }
 
 function toStored(r: { seq: number; entry: string }): StoredEntry {

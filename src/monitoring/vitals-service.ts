@@ -34,7 +34,6 @@ import {
 import { badRequest } from '../errors.ts';
 import type { Store } from '../store/db.ts';
 import type { VitalSamplesTable } from '../store/schema.ts';
-import { WalCheckpointer } from './wal-checkpointer.ts';
 
 /** Column of each sign in vital_samples. */
 export const VITAL_COLUMNS = {
@@ -148,9 +147,8 @@ export class VitalsService {
   #closed = false;
   readonly #statements = new Map<number, StatementSync>();
   #markStatement: StatementSync | undefined;
-  /** Started with the first sample (a CLI run that never ingests does not need a worker). */
-  #checkpointer: WalCheckpointer | undefined;
   #params: SQLInputValue[] = [];
+  #checkpointsStarted = false;
   /** Counters for /metrics, tests and the benchmark. */
   readonly stats = { stored: 0, batches: 0, dropped: 0, failed: 0, lastCommitMs: 0, commitMs: 0 };
 
@@ -178,8 +176,10 @@ export class VitalsService {
       this.stats.dropped++;
       return false;
     }
-    if (this.#checkpointer === undefined && this.#store.sqlite && this.#store.engine === 'sqlite') {
-      this.#checkpointer = new WalCheckpointer(this.#store.sqlite, this.#store.location);
+    // Started with the first sample (a CLI run that never ingests does not need the thread).
+    if (!this.#checkpointsStarted) {
+      this.#checkpointsStarted = true;
+      this.#store.backgroundCheckpoints();
     }
     this.#queue.push(s);
     this.#live.push(s);
@@ -371,7 +371,6 @@ export class VitalsService {
     await this.flush();
     this.#statements.clear();
     this.#markStatement = undefined;
-    await this.#checkpointer?.stop();
   }
 
   /** Each sign's most recent value for a patient, with its age. */

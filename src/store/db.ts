@@ -11,6 +11,8 @@ import { migrate } from './migrations/index.ts';
 import { SchemaScopedPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
 import { NodeSqliteDatabase } from './sqlite-driver.ts';
+import { SqliteWriter } from './sqlite-writer.ts';
+import { WalCheckpointer } from './wal-checkpointer.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -30,6 +32,16 @@ export interface Store {
    * it inside a Kysely transaction on the same connection, never on their own.
    */
   readonly sqlite?: DatabaseSync;
+  /**
+   * The writer thread (SQLite only, started on first use) for hot append paths: see
+   * sqlite-writer.ts. Undefined on PostgreSQL, whose writes never block the event loop.
+   */
+  writer(): SqliteWriter | undefined;
+  /**
+   * Runs WAL checkpoints on a thread of their own from now on (SQLite; idempotent, no-op on
+   * PostgreSQL). Servers call it; a one-shot command need not.
+   */
+  backgroundCheckpoints(): void;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -48,15 +60,30 @@ async function openSqlite(dataDir: string): Promise<Store> {
   const database = new NodeSqliteDatabase(file);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   await migrate(db as Kysely<unknown>, 'sqlite');
+  let writer: SqliteWriter | undefined;
+  let checkpointer: WalCheckpointer | undefined;
+  const backgroundCheckpoints = () => {
+    checkpointer ??= new WalCheckpointer(database.raw, file);
+  };
   return {
     db,
     engine: 'sqlite',
     location: file,
     sqlite: database.raw,
+    writer() {
+      if (!writer) {
+        backgroundCheckpoints();
+        writer = new SqliteWriter(file);
+      }
+      return writer;
+    },
+    backgroundCheckpoints,
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
+      await writer?.close();
+      await checkpointer?.stop();
       await db.destroy();
     },
   };
@@ -73,6 +100,8 @@ async function openPostgres(url: string): Promise<Store> {
     db,
     engine: 'postgres',
     location: safe.toString(),
+    writer: () => undefined,
+    backgroundCheckpoints() {},
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -3,8 +3,10 @@
  * their write is committed. Writes that arrive together share one transaction (and so one fsync),
  * which is how a gateway can acknowledge only durable data and still keep up with its peers.
  *
- * One batch is in flight at a time. While it commits, new writes queue up and form the next batch,
- * so under load the batch size grows by itself; when idle a write waits at most `maxDelayMs`.
+ * One batch is in flight at a time (or `pipeline` batches, for a committer whose batches are
+ * written by another thread in order). While it commits, new writes queue up and form the next
+ * batch, so under load the batch size grows by itself; when idle a write waits at most
+ * `maxDelayMs`.
  */
 import type { Transaction } from 'kysely';
 import type { Db } from './db.ts';
@@ -17,9 +19,16 @@ export interface GroupCommitOptions {
   maxItems: number;
   /** Writes waiting beyond this are refused at once (bounded memory, clear back-pressure). */
   maxQueue?: number;
+  /**
+   * Batches in flight at once (default 1). More only for a CommitBatch that keeps them in order
+   * (the SQLite writer thread): the next batch is prepared while the last one commits.
+   */
+  pipeline?: number;
 }
 
 export type ApplyBatch<T, R> = (trx: Transaction<Database>, items: readonly T[]) => Promise<R[]>;
+/** Commits a whole batch by its own means (the SQLite writer thread); settles once it is durable. */
+export type CommitBatch<T, R> = (items: readonly T[]) => Promise<R[]>;
 
 export class GroupCommitOverloadError extends Error {
   override name = 'GroupCommitOverloadError';
@@ -35,20 +44,27 @@ interface Pending<T, R> {
 }
 
 export class GroupCommitter<T, R = void> {
-  readonly #db: Db;
-  readonly #apply: ApplyBatch<T, R>;
+  readonly #run: CommitBatch<T, R>;
   readonly #opts: Required<GroupCommitOptions>;
   #queue: Pending<T, R>[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #inFlight: Promise<void> | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
   /** Counters for /metrics and tests. */
   readonly stats = { batches: 0, items: 0, fallbacks: 0 };
 
-  constructor(db: Db, apply: ApplyBatch<T, R>, opts: GroupCommitOptions) {
-    this.#db = db;
-    this.#apply = apply;
-    this.#opts = { maxQueue: 100_000, ...opts };
+  /**
+   * Batches run `apply` in a Kysely transaction on `db`; with `db` null, `apply` is a CommitBatch
+   * that commits by itself.
+   */
+  constructor(db: Db, apply: ApplyBatch<T, R>, opts: GroupCommitOptions);
+  constructor(db: null, commit: CommitBatch<T, R>, opts: GroupCommitOptions);
+  constructor(db: Db | null, apply: ApplyBatch<T, R> | CommitBatch<T, R>, opts: GroupCommitOptions) {
+    this.#run =
+      db === null
+        ? (apply as CommitBatch<T, R>)
+        : (items) => db.transaction().execute((trx) => (apply as ApplyBatch<T, R>)(trx, items));
+    this.#opts = { maxQueue: 100_000, pipeline: 1, ...opts };
   }
 
   get pending(): number {
@@ -67,7 +83,8 @@ export class GroupCommitter<T, R = void> {
   }
 
   #schedule(): void {
-    if (this.#inFlight) return; // the running batch starts the next one when it finishes
+    // A running batch starts the next one when it finishes.
+    if (this.#inFlight.size >= this.#opts.pipeline) return;
     if (this.#queue.length >= this.#opts.maxItems) {
       this.#flushNow();
     } else if (!this.#timer) {
@@ -80,21 +97,22 @@ export class GroupCommitter<T, R = void> {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#inFlight || this.#queue.length === 0) return;
+    if (this.#inFlight.size >= this.#opts.pipeline || this.#queue.length === 0) return;
     const batch = this.#queue.splice(0, this.#opts.maxItems);
-    this.#inFlight = this.#commit(batch).finally(() => {
-      this.#inFlight = undefined;
-      if (this.#queue.length > 0) {
-        // Under load do not wait: what queued during the last commit is the next batch already.
-        this.#flushNow();
-      }
+    const running: Promise<void> = this.#commit(batch).finally(() => {
+      this.#inFlight.delete(running);
+      // Under load do not wait: what queued during the last commit is the next batch already.
+      if (this.#queue.length > 0) this.#flushNow();
     });
+    this.#inFlight.add(running);
+    // A second slot of a pipeline fills like the first: when full, or after maxDelayMs.
+    if (this.#queue.length > 0) this.#schedule();
   }
 
   async #commit(batch: Pending<T, R>[]): Promise<void> {
     const items = batch.map((p) => p.item);
     try {
-      const results = await this.#db.transaction().execute((trx) => this.#apply(trx, items));
+      const results = await this.#run(items);
       this.stats.batches++;
       this.stats.items += batch.length;
       for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
@@ -109,7 +127,7 @@ export class GroupCommitter<T, R = void> {
     this.stats.fallbacks++;
     for (const p of batch) {
       try {
-        const [r] = await this.#db.transaction().execute((trx) => this.#apply(trx, [p.item]));
+        const [r] = await this.#run([p.item]);
         this.stats.batches++;
         this.stats.items++;
         p.resolve(r as R);
@@ -121,9 +139,9 @@ export class GroupCommitter<T, R = void> {
 
   /** Commits everything queued so far and waits for it. */
   async flush(): Promise<void> {
-    while (this.#queue.length > 0 || this.#inFlight) {
-      if (!this.#inFlight) this.#flushNow();
-      await this.#inFlight;
+    while (this.#queue.length > 0 || this.#inFlight.size > 0) {
+      if (this.#inFlight.size === 0) this.#flushNow();
+      await Promise.all(this.#inFlight);
     }
   }
 

@@ -109,10 +109,16 @@ export interface AuditCheckpointsTable {
   created_at: number;
 }
 
-/** Entries that touched several patients (patient lists), for "who accessed my record". */
+/** Every (patient, entry) pair an audit entry is about, for "who accessed my record" (0007). */
 export interface AuditPatientRefsTable {
   patient_id: string;
   seq: number;
+}
+
+/** Single row (id 1): the first audit seq not yet in audit_patient_refs (0007). */
+export interface AuditIndexStateTable {
+  id: number;
+  indexed_upto: number;
 }
 
 /** Manual records, one row per version; a change adds a version (0005_audit_log). */
@@ -283,6 +289,7 @@ export interface Database {
   audit_tree: AuditTreeTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_patient_refs: AuditPatientRefsTable;
+  audit_index_state: AuditIndexStateTable;
   records: RecordsTable;
   observations: ObservationsTable;
   hl7_messages: Hl7MessagesTable;

@@ -50,7 +50,11 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     this.raw.exec('PRAGMA foreign_keys = ON');
   }
 
-  prepare(sql: string): SqliteStatement {
+  prepare(text: string): SqliteStatement {
+    // Kysely begins with a deferred `begin`. A transaction that reads and then writes would fail at
+    // once (SQLITE_BUSY, no busy wait) if the writer thread committed in between; IMMEDIATE takes
+    // the write lock up front and waits for it through busy_timeout instead.
+    const sql = text === 'begin' ? 'begin immediate' : text;
     let stmt = this.#cache.get(sql);
     if (!stmt) {
       if (this.#cache.size >= MAX_CACHED_STATEMENTS) this.#cache.clear();

@@ -12,6 +12,7 @@ import * as m0003 from './0003_hl7.ts';
 import * as m0004 from './0004_telemetry.ts';
 import * as m0005 from './0005_audit_log.ts';
 import * as m0006 from './0006_fhir.ts';
+import * as m0007 from './0007_audit_patient_index.ts';
 
 export interface MigrationContext {
   engine: Engine;
@@ -28,6 +29,7 @@ const MIGRATIONS: Array<[string, Up]> = [
   ['0004_telemetry', m0004.up],
   ['0005_audit_log', m0005.up],
   ['0006_fhir', m0006.up],
+  ['0007_audit_patient_index', m0007.up],
 ];
 
 class CodeMigrations implements MigrationProvider {

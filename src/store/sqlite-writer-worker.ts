@@ -1,0 +1,84 @@
+/**
+ * The SQLite writer thread (see sqlite-writer.ts): its own connection to the store's file, one
+ * transaction per request, statements prepared once and cached by SQL text. Only node built-ins
+ * are imported: this file is loaded by the worker as it is.
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { WriteReply, WriteRequest } from './sqlite-writer.ts';
+
+const port = parentPort;
+if (!port) throw new Error('sqlite-writer-worker runs as a worker thread only');
+const { file } = workerData as { file: string };
+const db = new DatabaseSync(file);
+db.exec('PRAGMA busy_timeout = 5000');
+// Every commit here is acknowledged to someone: fsync the WAL (see sqlite-driver.ts).
+db.exec('PRAGMA synchronous = FULL');
+db.exec('PRAGMA foreign_keys = ON');
+// Hot index leaves of the append-heavy tables stay cached between batches.
+db.exec('PRAGMA cache_size = -65536');
+// Checkpoints are the WalCheckpointer's job: never stall a commit here with one.
+db.exec('PRAGMA wal_autocheckpoint = 0');
+
+const statements = new Map<string, StatementSync>();
+function statement(sql: string): StatementSync {
+  let st = statements.get(sql);
+  if (st === undefined) {
+    if (statements.size >= 500) statements.clear();
+    st = db.prepare(sql);
+    statements.set(sql, st);
+  }
+  return st;
+}
+
+function apply(req: WriteRequest): WriteReply {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    if (req.guard) {
+      const row = statement(req.guard.sql).get(...req.guard.params) as
+        | Record<string, SQLInputValue>
+        | undefined;
+      const got = row === undefined ? null : (Object.values(row)[0] ?? null);
+      if (got !== req.guard.expect) {
+        db.exec('ROLLBACK');
+        return { id: req.id, ok: false, stale: true, message: `guard saw ${String(got)}`, code: undefined };
+      }
+    }
+    const changes: number[] = [];
+    const rowids: Array<number[] | undefined> = [];
+    for (const op of req.ops) {
+      const st = statement(op.sql);
+      let n = 0;
+      const ids: number[] | undefined = op.rowids ? [] : undefined;
+      if (op.width === 0) {
+        const r = st.run();
+        n += Number(r.changes);
+        ids?.push(Number(r.changes) === 0 ? -1 : Number(r.lastInsertRowid));
+      } else {
+        const p = op.params;
+        for (let i = 0; i < p.length; i += op.width) {
+          const r = st.run(...p.slice(i, i + op.width));
+          n += Number(r.changes);
+          ids?.push(Number(r.changes) === 0 ? -1 : Number(r.lastInsertRowid));
+        }
+      }
+      changes.push(n);
+      rowids.push(ids);
+    }
+    db.exec('COMMIT');
+    return { id: req.id, ok: true, changes, rowids };
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    const e = err as Error & { errstr?: string; code?: string };
+    return { id: req.id, ok: false, stale: false, message: e.message, code: e.errstr ?? e.code };
+  }
+}
+
+port.on('message', (m: WriteRequest | 'stop') => {
+  if (m === 'stop') {
+    db.close();
+    port.close();
+    return;
+  }
+  port.postMessage(apply(m));
+});

@@ -1,0 +1,134 @@
+/**
+ * A writer thread for the embedded SQLite store. `node:sqlite` is synchronous: a commit on the
+ * main connection (inserts, the WAL write and its fsync) stalls the event loop, and with it every
+ * socket, for as long as it takes. Measured on the audit log: the commit and the inserts were half
+ * of each append's CPU time, all of it on the main thread (bench/audit.ts, docs/benchmarks.md).
+ *
+ * Hot append paths that know their rows up front hand them here as a list of statements with
+ * flat parameter arrays; the worker runs them in one `BEGIN IMMEDIATE … COMMIT` (synchronous=FULL)
+ * on its own connection and answers when the data is durable. The main thread meanwhile prepares
+ * the next batch: the two cores work in a pipeline.
+ *
+ * A `guard` makes a write conditional: a query whose first column must equal `expect` inside the
+ * write transaction, or the transaction is rolled back and the promise rejects with
+ * StaleWriteError (another process wrote first; the caller re-reads and tries again).
+ *
+ * Readers on the main connection see a write once it is committed (WAL). Main-connection writers
+ * wait for the worker's transaction through SQLite's busy timeout, and begin IMMEDIATE (see
+ * sqlite-driver.ts) so a read-then-write transaction cannot fail on a snapshot the worker moved.
+ */
+import type { SQLInputValue } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
+
+/** One statement run once per `width` parameters of `params` (once with none when width is 0). */
+export interface WriteOp {
+  sql: string;
+  width: number;
+  params: SQLInputValue[];
+  /** Report each run's rowid (-1 when it changed nothing, e.g. ON CONFLICT DO NOTHING). */
+  rowids?: boolean;
+}
+
+export interface WriteGuard {
+  sql: string;
+  params: SQLInputValue[];
+  expect: SQLInputValue;
+}
+
+export interface WriteRequest {
+  id: number;
+  ops: WriteOp[];
+  guard?: WriteGuard | undefined;
+}
+
+export type WriteReply =
+  | { id: number; ok: true; changes: number[]; rowids: Array<number[] | undefined> }
+  | { id: number; ok: false; stale: boolean; message: string; code: string | undefined };
+
+export interface WriteResult {
+  /** Rows changed per op. */
+  changes: number[];
+  /** Per op that asked for them: each run's rowid, -1 where it changed nothing. */
+  rowids: Array<number[] | undefined>;
+}
+
+/** The guard did not hold: someone else wrote first. Nothing was written. */
+export class StaleWriteError extends Error {
+  override readonly name = 'StaleWriteError';
+}
+
+/** The worker refused the write (a constraint, a full disk…). Nothing was written. */
+export class SqliteWriteError extends Error {
+  override readonly name = 'SqliteWriteError';
+  readonly code: string | undefined;
+  constructor(message: string, code: string | undefined) {
+    super(message);
+    this.code = code;
+  }
+}
+
+interface Waiter {
+  resolve: (r: WriteResult) => void;
+  reject: (e: Error) => void;
+}
+
+export class SqliteWriter {
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, Waiter>();
+  #next = 1;
+  #dead: Error | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(file: string) {
+    this.#worker = new Worker(new URL('./sqlite-writer-worker.ts', import.meta.url), {
+      workerData: { file },
+    });
+    // Idle, the thread must not keep a command-line process alive.
+    this.#worker.unref();
+    this.#worker.on('message', (r: WriteReply) => this.#settle(r));
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#worker.on('exit', (code) => this.#fail(new Error(`the SQLite writer thread exited (${code})`)));
+  }
+
+  /** Runs `ops` in one transaction; resolves once it is committed and fsynced. */
+  write(ops: WriteOp[], guard?: WriteGuard): Promise<WriteResult> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#next++;
+    return new Promise<WriteResult>((resolve, reject) => {
+      if (this.#waiting.size === 0) this.#worker.ref();
+      this.#waiting.set(id, { resolve, reject });
+      const req: WriteRequest = { id, ops, guard };
+      this.#worker.postMessage(req);
+    });
+  }
+
+  #settle(r: WriteReply): void {
+    const w = this.#waiting.get(r.id);
+    if (!w) return;
+    this.#waiting.delete(r.id);
+    if (this.#waiting.size === 0) this.#worker.unref();
+    if (r.ok) w.resolve({ changes: r.changes, rowids: r.rowids });
+    else if (r.stale) w.reject(new StaleWriteError(r.message));
+    else w.reject(new SqliteWriteError(r.message, r.code));
+  }
+
+  #fail(err: Error): void {
+    this.#dead ??= err;
+    for (const w of this.#waiting.values()) w.reject(err);
+    this.#waiting.clear();
+  }
+
+  /** Waits for the writes in flight, then stops the thread. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      while (this.#waiting.size > 0 && !this.#dead) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      this.#dead ??= new Error('the SQLite writer is closed');
+      const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+      this.#worker.postMessage('stop');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+    })();
+    return this.#closed;
+  }
+}

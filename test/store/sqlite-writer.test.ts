@@ -1,0 +1,116 @@
+/**
+ * The SQLite writer thread: a write is visible to the main connection once it resolves, a failing
+ * write leaves nothing behind and says why, a guard that does not hold writes nothing, and a
+ * pipelined group committer keeps batches in order.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../src/store/db.ts';
+import { GroupCommitter } from '../../src/store/group-commit.ts';
+import { SqliteWriteError, StaleWriteError } from '../../src/store/sqlite-writer.ts';
+import { tempDir } from '../helpers/app.ts';
+
+const INSERT =
+  'INSERT INTO patients (id, mrn, given_name, family_name, sex, birth_date, ward, bed, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, NULL, NULL, NULL, 1, 1)';
+const COUNT = "SELECT count(*) AS n FROM patients WHERE id LIKE 'w-%'";
+
+describe('SQLite writer thread', () => {
+  let store: Store;
+  afterEach(async () => {
+    await store.close();
+  });
+
+  const count = () => (store.sqlite!.prepare(COUNT).get() as { n: number }).n;
+
+  it('commits on its own connection; the main connection sees the rows when it resolves', async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    const w = store.writer()!;
+    const r = await w.write([
+      { sql: INSERT, width: 4, params: ['w-1', 'm-1', 'A', 'B', 'w-2', 'm-2', 'C', 'D'], rowids: true },
+    ]);
+    expect(r.changes).toEqual([2]);
+    expect(r.rowids[0]).toHaveLength(2);
+    expect(count()).toBe(2);
+  });
+
+  it('a failing statement rolls back the whole request and names the constraint', async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    const w = store.writer()!;
+    await w.write([{ sql: INSERT, width: 4, params: ['w-1', 'm-1', 'A', 'B'] }]);
+    const bad = w.write([
+      { sql: INSERT, width: 4, params: ['w-2', 'm-2', 'A', 'B', 'w-1', 'm-3', 'A', 'B'] },
+    ]);
+    await expect(bad).rejects.toBeInstanceOf(SqliteWriteError);
+    await expect(bad).rejects.toThrow(/UNIQUE/);
+    expect(count()).toBe(1); // w-2 was rolled back with its neighbour
+    // The thread is still usable.
+    await w.write([{ sql: INSERT, width: 4, params: ['w-3', 'm-3', 'A', 'B'] }]);
+    expect(count()).toBe(2);
+  });
+
+  it('writes nothing when its guard does not hold', async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    const w = store.writer()!;
+    const guard = { sql: COUNT, params: [], expect: 5 };
+    await expect(
+      w.write([{ sql: INSERT, width: 4, params: ['w-1', 'm-1', 'A', 'B'] }], guard),
+    ).rejects.toBeInstanceOf(StaleWriteError);
+    expect(count()).toBe(0);
+    await w.write([{ sql: INSERT, width: 4, params: ['w-1', 'm-1', 'A', 'B'] }], { ...guard, expect: 0 });
+    expect(count()).toBe(1);
+  });
+
+  it('a main-connection transaction that reads then writes waits for the thread instead of failing', async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    const w = store.writer()!;
+    const writes = Array.from({ length: 20 }, (_, i) =>
+      w.write([{ sql: INSERT, width: 4, params: [`w-t${i}`, `m-t${i}`, 'A', 'B'] }]),
+    );
+    for (let i = 0; i < 20; i++) {
+      await store.db.transaction().execute(async (trx) => {
+        await trx.selectFrom('patients').select('id').execute();
+        await trx
+          .insertInto('patients')
+          .values({
+            id: `w-m${i}`,
+            mrn: `m-m${i}`,
+            given_name: 'A',
+            family_name: 'B',
+            sex: null,
+            birth_date: null,
+            ward: null,
+            bed: null,
+            created_at: 1,
+            updated_at: 1,
+          })
+          .execute();
+      });
+    }
+    await Promise.all(writes);
+    expect(count()).toBe(40);
+  });
+
+  it('a pipelined group committer keeps several batches in flight, in order', async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    let inFlight = 0;
+    let most = 0;
+    const order: number[] = [];
+    const gc = new GroupCommitter<number, number>(
+      null,
+      async (items) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        order.push(...items);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return [...items];
+      },
+      { maxDelayMs: 1, maxItems: 10, pipeline: 3 },
+    );
+    const got = await Promise.all(Array.from({ length: 100 }, (_, i) => gc.submit(i)));
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(order).toEqual(got);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(3);
+    await gc.close();
+  });
+});
