@@ -243,7 +243,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       columns: ['measure', 'median', 'bar', 'meets bar'],
       rows: [
         row('SQLite appends/s (wall)', '≥ 50,000/s', (v) => v >= 50_000),
-        row('SQLite appends/s (per CPU', '≥ 50,000/s', (v) => v >= 50_000),
+        row('SQLite appends/s (per CPU', '–', () => true),
         row('PostgreSQL appends/s (wall)', '≥ 50,000/s', (v) => v >= 50_000),
         row('PostgreSQL appends/s (per CPU', '–', () => true),
         row('verify 1,000,000 entries (wall)', '≤ 10 s', (v) => v <= 10),

@@ -158,6 +158,10 @@ export class AuditLog {
   #indexedAt: number | undefined;
   #indexedTime = 0;
   #thread: SqliteWriter | undefined;
+  /** Batches sent to the writer thread and not yet answered, and who waits for them all. */
+  #inThread = 0;
+  #drained: Array<() => void> = [];
+  #legacyOnce: Promise<number[]> | undefined;
   /** Largest tree size known to be committed (appends resolved, or read in a transaction). */
   #committed = 0;
   #lastSigned = -1;
@@ -245,17 +249,18 @@ export class AuditLog {
    * again at the new size.
    */
   async #commitByThread(writer: SqliteWriter, items: readonly Queued[]): Promise<number[]> {
-    if (!this.#legacyChecked) {
-      // The first batch may have to import the foundation's table: the transaction path does.
-      const seqs = await this.#db.transaction().execute((trx) => this.#applyBatch(trx, items));
-      this.#tip = undefined;
-      return seqs;
-    }
+    // Once, before any batch: the foundation's table may have to be imported first.
+    if (!this.#legacyChecked)
+      await (this.#legacyOnce ??= this.#db.transaction().execute((trx) => this.#applyBatch(trx, [])));
     for (let attempt = 0; ; attempt++) {
       if (this.#tip === undefined) {
-        const size = await this.#sql.entryCount(this.#db);
-        const read = await this.#frontierAt(this.#db, size);
-        this.#tip ??= read;
+        // Read the store only when none of our batches is on its way: the read must not race them.
+        while (this.#inThread > 0) await new Promise<void>((resolve) => this.#drained.push(resolve));
+        if (this.#tip === undefined) {
+          const size = await this.#sql.entryCount(this.#db);
+          const read = await this.#frontierAt(this.#db, size);
+          this.#tip ??= read;
+        }
       }
       // From here to the write, synchronous: the next batch is placed after this one.
       const from = this.#tip;
@@ -269,6 +274,7 @@ export class AuditLog {
         this.#indexedAt = plan.size;
         this.#indexedTime = now;
       }
+      this.#inThread++;
       try {
         await writer.write(this.#sql.appendOps(b.rows, plan.nodes, index), this.#sql.sizeGuard(from.size));
       } catch (err) {
@@ -277,6 +283,8 @@ export class AuditLog {
         if (index) this.#indexedAt = undefined;
         if (err instanceof StaleWriteError && attempt < 5) continue;
         throw this.#sql.explainInsertError(err, from.size);
+      } finally {
+        if (--this.#inThread === 0) for (const resolve of this.#drained.splice(0)) resolve();
       }
       if (plan.size > this.#frontier.size) this.#frontier = plan.frontier;
       this.#pending = undefined;

@@ -31,6 +31,20 @@ function statement(sql: string): StatementSync {
   return st;
 }
 
+/** Rows per multi-row INSERT (parameters stay far below SQLite's limit of 32,766). */
+const ROWS_PER_RUN = 64;
+const SINGLE_ROW = /^(INSERT\s[\s\S]*?VALUES\s*)(\([?,\s]+\))(\s*(?:ON CONFLICT[\s\S]*)?)$/i;
+const multiRows = new Map<string, string | undefined>();
+
+/** `INSERT … VALUES (?, …) [ON CONFLICT …]` repeated for ROWS_PER_RUN rows; undefined for other SQL. */
+function multiRow(sql: string): string | undefined {
+  if (multiRows.has(sql)) return multiRows.get(sql);
+  const m = SINGLE_ROW.exec(sql);
+  const out = m ? `${m[1]}${new Array(ROWS_PER_RUN).fill(m[2]).join(', ')}${m[3]}` : undefined;
+  multiRows.set(sql, out);
+  return out;
+}
+
 function apply(req: WriteRequest): WriteReply {
   db.exec('BEGIN IMMEDIATE');
   try {
@@ -56,7 +70,16 @@ function apply(req: WriteRequest): WriteReply {
         ids?.push(Number(r.changes) === 0 ? -1 : Number(r.lastInsertRowid));
       } else {
         const p = op.params;
-        for (let i = 0; i < p.length; i += op.width) {
+        let i = 0;
+        const multi = ids ? undefined : multiRow(op.sql);
+        if (multi) {
+          // Whole chunks as one multi-row INSERT: one native call per ROWS_PER_RUN rows.
+          const chunk = ROWS_PER_RUN * op.width;
+          const stMulti = statement(multi);
+          for (; i + chunk <= p.length; i += chunk)
+            n += Number(stMulti.run(...p.slice(i, i + chunk)).changes);
+        }
+        for (; i < p.length; i += op.width) {
           const r = st.run(...p.slice(i, i + op.width));
           n += Number(r.changes);
           ids?.push(Number(r.changes) === 0 ? -1 : Number(r.lastInsertRowid));
