@@ -136,7 +136,7 @@ async function load(store: Store, size: Size): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-async function prepare(
+export async function prepare(
   engine: Engine,
   size: Size,
 ): Promise<{ data: string; url: string | undefined; drop: () => Promise<void>; loadS: number }> {
