@@ -48,6 +48,11 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     this.raw.exec('PRAGMA synchronous = FULL');
     this.raw.exec('PRAGMA busy_timeout = 5000');
     this.raw.exec('PRAGMA foreign_keys = ON');
+    // Every commit by another connection (the writer thread, the checkpointer's readers) makes
+    // SQLite drop this connection's whole page cache at its next read; memory-mapped pages are
+    // found again without a read() each. Measured in the FHIR benchmark (an audit batch commits
+    // every few milliseconds there): 232 → 194 µs of server CPU per Patient read.
+    this.raw.exec('PRAGMA mmap_size = 1073741824');
   }
 
   prepare(text: string): SqliteStatement {
