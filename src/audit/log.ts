@@ -250,8 +250,10 @@ export class AuditLog {
    */
   async #commitByThread(writer: SqliteWriter, items: readonly Queued[]): Promise<number[]> {
     // Once, before any batch: the foundation's table may have to be imported first.
-    if (!this.#legacyChecked)
-      await (this.#legacyOnce ??= this.#db.transaction().execute((trx) => this.#applyBatch(trx, [])));
+    if (!this.#legacyChecked) {
+      this.#legacyOnce ??= this.#db.transaction().execute((trx) => this.#applyBatch(trx, []));
+      await this.#legacyOnce;
+    }
     for (let attempt = 0; ; attempt++) {
       if (this.#tip === undefined) {
         // Read the store only when none of our batches is on its way: the read must not race them.
