@@ -43,7 +43,9 @@ export interface StartOptions {
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  const services = await createServices(config, store, await createBus(config.redisUrl));
+  const services = await createServices(config, store, await createBus(config.redisUrl), {
+    writerThread: true,
+  });
   let ready = false;
   let http: FastifyInstance | undefined;
   let realtime: Realtime | undefined;

@@ -54,13 +54,26 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export async function createServices(config: Config, store: Store, bus: Bus): Promise<Services> {
+export interface ServiceOptions {
+  /**
+   * Commit audit batches on the store's writer thread (SQLite). Servers do; a one-shot command
+   * that appends a few entries would only pay for starting the thread.
+   */
+  writerThread?: boolean;
+}
+
+export async function createServices(
+  config: Config,
+  store: Store,
+  bus: Bus,
+  opts: ServiceOptions = {},
+): Promise<Services> {
   const { db } = store;
   const audit = new AuditLog(db, {
     maxDelayMs: config.groupCommitMs,
     maxItems: config.groupCommitMax,
     sqlite: store.sqlite,
-    writer: store.writer(),
+    writer: opts.writerThread ? store.writer() : undefined,
     key: loadOrCreateLogKey(config.dataDir, config.publicUrl),
     checkpointMs: config.auditCheckpointMs,
   });

@@ -148,7 +148,6 @@ export class VitalsService {
   readonly #statements = new Map<number, StatementSync>();
   #markStatement: StatementSync | undefined;
   #params: SQLInputValue[] = [];
-  #checkpointsStarted = false;
   /** Counters for /metrics, tests and the benchmark. */
   readonly stats = { stored: 0, batches: 0, dropped: 0, failed: 0, lastCommitMs: 0, commitMs: 0 };
 
@@ -176,11 +175,8 @@ export class VitalsService {
       this.stats.dropped++;
       return false;
     }
-    // Started with the first sample (a CLI run that never ingests does not need the thread).
-    if (!this.#checkpointsStarted) {
-      this.#checkpointsStarted = true;
-      this.#store.backgroundCheckpoints();
-    }
+    // Idempotent; from the first sample on (a CLI run that never ingests needs no thread).
+    this.#store.backgroundCheckpoints();
     this.#queue.push(s);
     this.#live.push(s);
     if (!this.#liveScheduled) {

@@ -19,6 +19,7 @@
  */
 import type { SQLInputValue } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
+import { stopThread } from './stop-thread.ts';
 
 /** One statement run once per `width` parameters of `params` (once with none when width is 0). */
 export interface WriteOp {
@@ -78,6 +79,8 @@ export class SqliteWriter {
   #next = 1;
   #dead: Error | undefined;
   #closed: Promise<void> | undefined;
+  /** Settles when no write is waiting for its answer (close waits for it). */
+  #idle: PromiseWithResolvers<void> | undefined;
 
   constructor(file: string) {
     this.#worker = new Worker(new URL('./sqlite-writer-worker.ts', import.meta.url), {
@@ -95,7 +98,10 @@ export class SqliteWriter {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
     return new Promise<WriteResult>((resolve, reject) => {
-      if (this.#waiting.size === 0) this.#worker.ref();
+      if (this.#waiting.size === 0) {
+        this.#worker.ref();
+        this.#idle = Promise.withResolvers<void>();
+      }
       this.#waiting.set(id, { resolve, reject });
       const req: WriteRequest = { id, ops, guard };
       this.#worker.postMessage(req);
@@ -106,28 +112,31 @@ export class SqliteWriter {
     const w = this.#waiting.get(r.id);
     if (!w) return;
     this.#waiting.delete(r.id);
-    if (this.#waiting.size === 0) this.#worker.unref();
+    if (this.#waiting.size === 0) this.#becameIdle();
     if (r.ok) w.resolve({ changes: r.changes, rowids: r.rowids });
     else if (r.stale) w.reject(new StaleWriteError(r.message));
     else w.reject(new SqliteWriteError(r.message, r.code));
+  }
+
+  #becameIdle(): void {
+    this.#worker.unref();
+    this.#idle?.resolve();
+    this.#idle = undefined;
   }
 
   #fail(err: Error): void {
     this.#dead ??= err;
     for (const w of this.#waiting.values()) w.reject(err);
     this.#waiting.clear();
+    this.#becameIdle();
   }
 
   /** Waits for the writes in flight, then stops the thread. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      while (this.#waiting.size > 0 && !this.#dead) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await this.#idle?.promise;
       this.#dead ??= new Error('the SQLite writer is closed');
-      const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
-      this.#worker.postMessage('stop');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+      await stopThread(this.#worker);
     })();
     return this.#closed;
   }

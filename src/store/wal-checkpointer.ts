@@ -11,6 +11,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
+import { stopThread } from './stop-thread.ts';
 
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -52,9 +53,7 @@ export class WalCheckpointer {
     this.#stopped = true;
     const w = this.#worker;
     if (w === undefined) return;
-    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-    w.postMessage('stop');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+    await stopThread(w);
     if (this.#main.isOpen) this.#main.exec('PRAGMA wal_autocheckpoint = 1000');
   }
 }
