@@ -18,6 +18,7 @@
  *   npm run bench -- fhir                        SQLite and PostgreSQL, 3 rounds of 10 s each
  *   npm run bench -- fhir --engine sqlite        one engine
  *   npm run bench -- fhir --connections 32 --seconds 10 --rounds 3 --cpu-prof DIR
+ *   npm run bench -- fhir --only search          one kind of request
  *   npm run bench -- fhir --quick                tiny store, 1 s: proves it runs
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -274,7 +275,13 @@ interface EngineResult {
 async function measureEngine(
   engine: Engine,
   size: Size,
-  o: { connections: number; seconds: number; rounds: number; cpuProf: string | undefined },
+  o: {
+    connections: number;
+    seconds: number;
+    rounds: number;
+    cpuProf: string | undefined;
+    only: string | undefined;
+  },
 ): Promise<EngineResult> {
   const prep = await prepare(engine, size);
   const { base, child } = await serve(prep.data, prep.url, o.cpuProf);
@@ -319,8 +326,8 @@ async function measureEngine(
       }
       return out;
     };
-    const read = await rounds(readLua);
-    const search = await rounds(searchLua);
+    const read = o.only === 'search' ? [] : await rounds(readLua);
+    const search = o.only === 'read' ? [] : await rounds(searchLua);
     return { engine, loadSeconds: prep.loadS, read, search };
   } finally {
     child.kill('SIGTERM');
@@ -343,6 +350,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     seconds: opts.quick ? 1 : Number(arg(args, '--seconds') ?? 10),
     rounds: opts.quick ? 1 : Number(arg(args, '--rounds') ?? 3),
     cpuProf: arg(args, '--cpu-prof'),
+    only: arg(args, '--only'), // read | search: one kind of request (for a profile of it alone)
   };
   const results: EngineResult[] = [];
   for (const e of engines) results.push(await measureEngine(e, size, o));
@@ -353,6 +361,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       ['GET Patient/{id}', r.read],
       ['GET Observation?patient&code&_sort=-date&_count=50', r.search],
     ] as const) {
+      if (list.length === 0) continue;
       metrics.push(
         metric(
           `${r.engine} ${what} throughput`,

@@ -1,10 +1,9 @@
 /**
  * Where the FHIR API's hot reads run. On PostgreSQL: the store's pool, through Kysely. On SQLite:
  * a second, read-only connection to the same file, so searches neither queue behind the writer's
- * group-commit transactions on the shared connection nor change its settings, with memory-mapped
- * I/O and a large page cache. Measured on 1 M observations: a 50-row page of one patient's heart
- * rates is spread over ~50 table pages (rows arrive interleaved across patients); mmap and the
- * cache halve that query's cost. WAL lets this reader see every committed write at once.
+ * group-commit transactions on the shared connection nor change its settings, with a large page
+ * cache. (Not memory-mapped: see sqlite-driver.ts.) WAL lets this reader see every committed
+ * write at once.
  *
  * Queries are still built with Kysely (one SQL text for both engines) and compiled here; the
  * compiled SQL text keys a prepared-statement cache.
@@ -38,7 +37,6 @@ export class FhirReader {
     if (store.engine === 'sqlite') {
       this.#conn = new DatabaseSync(store.location, { readOnly: true });
       this.#conn.exec('PRAGMA busy_timeout = 5000');
-      this.#conn.exec('PRAGMA mmap_size = 1073741824');
       this.#conn.exec('PRAGMA cache_size = -131072');
     }
   }

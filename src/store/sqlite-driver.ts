@@ -48,11 +48,10 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     this.raw.exec('PRAGMA synchronous = FULL');
     this.raw.exec('PRAGMA busy_timeout = 5000');
     this.raw.exec('PRAGMA foreign_keys = ON');
-    // Every commit by another connection (the writer thread, the checkpointer's readers) makes
-    // SQLite drop this connection's whole page cache at its next read; memory-mapped pages are
-    // found again without a read() each. Measured in the FHIR benchmark (an audit batch commits
-    // every few milliseconds there): 232 → 194 µs of server CPU per Patient read.
-    this.raw.exec('PRAGMA mmap_size = 1073741824');
+    // No memory-mapped I/O: after every commit by another connection (the writer thread commits
+    // every millisecond or two under load) SQLite unmaps the whole mapping at the next read and
+    // faults every page in again. perf on the FHIR search benchmark: munmap and page faults were
+    // 10 % of the process's CPU; without mmap a search costs 15 % less CPU (docs/benchmarks.md).
   }
 
   prepare(text: string): SqliteStatement {

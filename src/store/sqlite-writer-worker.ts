@@ -97,6 +97,28 @@ function apply(req: WriteRequest): WriteReply {
   }
 }
 
+/**
+ * The WalCheckpointer copies the WAL into the database in the background, but under a steady
+ * stream of commits the WAL is never wholly copied at the moment a transaction begins, so SQLite
+ * never starts it over and the file grows without bound (measured: 100 MB in 30 s of audited FHIR
+ * reads, with commits slowing as it grew). Between two transactions this thread is the only
+ * writer: a checkpoint here, after the background one has done the bulk, copies only the last few
+ * frames, and the next BEGIN starts the WAL over. It runs after the reply, off every caller's path.
+ */
+const RESTART_EVERY_MS = 250;
+let lastCheckpoint = performance.now();
+
+function checkpointTail(): void {
+  const now = performance.now();
+  if (now - lastCheckpoint < RESTART_EVERY_MS) return;
+  lastCheckpoint = now;
+  try {
+    db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+  } catch {
+    // Busy (another checkpoint is running): the next one will do.
+  }
+}
+
 port.on('message', (m: WriteRequest | 'stop') => {
   if (m === 'stop') {
     db.close();
@@ -104,4 +126,5 @@ port.on('message', (m: WriteRequest | 'stop') => {
     return;
   }
   port.postMessage(apply(m));
+  checkpointTail();
 });
