@@ -96,12 +96,11 @@ async function open(engine: 'sqlite' | 'postgres', maxItems = GROUP_MAX): Promis
     };
   }
   const store = await openStore({ dataDir: dir, databaseUrl: url });
-  const log = new AuditLog(store.db, {
+  const log = new AuditLog(store, {
     maxDelayMs: 2,
     maxItems,
     maxQueue: 1_000_000,
-    sqlite: store.sqlite,
-    writer: store.writer(),
+    writerThread: true,
     key: loadOrCreateLogKey(dir),
     checkpointMs: 0,
   });

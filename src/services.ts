@@ -69,11 +69,10 @@ export async function createServices(
   opts: ServiceOptions = {},
 ): Promise<Services> {
   const { db } = store;
-  const audit = new AuditLog(db, {
+  const audit = new AuditLog(store, {
     maxDelayMs: config.groupCommitMs,
     maxItems: config.groupCommitMax,
-    sqlite: store.sqlite,
-    writer: opts.writerThread ? store.writer() : undefined,
+    writerThread: opts.writerThread,
     key: loadOrCreateLogKey(config.dataDir, config.publicUrl),
     checkpointMs: config.auditCheckpointMs,
   });

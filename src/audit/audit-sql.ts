@@ -46,23 +46,6 @@ const PG_APPEND_LOCK = 7_361_534_226_410_211;
 const INSERT_ENTRY =
   'INSERT INTO audit_events (seq, recorded, type, outcome, user_id, patient_id, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_NODE = 'INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)';
-const INDEXED_UPTO = 'SELECT indexed_upto FROM audit_index_state WHERE id = 1';
-/**
- * SQLite: adds every entry after the mark to the patient index, sorted so the index pages are
- * written in order, and moves the mark to the end. Entries that are already there are skipped
- * (another process may have indexed part of the tail). The patients of a list are read from the
- * canonical entry (`detail.patientIds`, as otherPatients() takes them from the event).
- */
-const INDEX_TAIL = `INSERT OR IGNORE INTO audit_patient_refs (patient_id, seq)
-  SELECT patient_id, seq FROM (
-    SELECT e.patient_id AS patient_id, e.seq AS seq FROM audit_events e
-      WHERE e.seq >= (${INDEXED_UPTO}) AND e.patient_id IS NOT NULL
-    UNION
-    SELECT j.value, e.seq FROM audit_events e, json_each(e.entry, '$.detail.patientIds') j
-      WHERE e.seq >= (${INDEXED_UPTO}) AND j.type = 'text' AND j.value <> '' AND length(j.value) <= 256
-  ) ORDER BY patient_id, seq`;
-const MARK_INDEXED =
-  'UPDATE audit_index_state SET indexed_upto = (SELECT coalesce(max(seq) + 1, 0) FROM audit_events) WHERE id = 1';
 /** Parameters per statement stay well below SQLite's 32,766 and PostgreSQL's 65,535. */
 const ROWS_PER_INSERT = 1000;
 
@@ -71,8 +54,6 @@ interface RawStatements {
   maxIdx: StatementSync;
   insEntry: StatementSync;
   insNode: StatementSync;
-  indexTail: StatementSync;
-  markIndexed: StatementSync;
   getNode: StatementSync;
   getRange: StatementSync;
   getLeaf: StatementSync;
@@ -98,8 +79,6 @@ export class AuditSql {
         maxIdx: raw.prepare('SELECT max(idx) AS m FROM audit_tree WHERE level = ?'),
         insEntry: raw.prepare(INSERT_ENTRY),
         insNode: raw.prepare(INSERT_NODE),
-        indexTail: raw.prepare(INDEX_TAIL),
-        markIndexed: raw.prepare(MARK_INDEXED),
         getNode: raw.prepare('SELECT hash FROM audit_tree WHERE level = ? AND idx = ?'),
         getRange: raw.prepare('SELECT idx, hash FROM audit_tree WHERE level = ? AND idx BETWEEN ? AND ?'),
         getLeaf: raw.prepare('SELECT leaf AS hash FROM audit_events WHERE seq = ?'),
@@ -160,9 +139,9 @@ export class AuditSql {
   }
 
   /**
-   * Writes a batch's entries and interior nodes in `trx`, and brings the patient index up to date
-   * (SQLite: the whole tail after the mark, which includes this batch; PostgreSQL: `refs`, the
-   * batch's own (patient, seq) pairs, and the mark to the batch's end).
+   * Writes a batch's entries and interior nodes in `trx`; on PostgreSQL also the batch's patient
+   * refs and the index mark. (SQLite's patient index is kept by its own thread and file:
+   * patient-indexer.ts.)
    */
   async insertBatch(
     trx: Transaction<Database>,
@@ -176,8 +155,6 @@ export class AuditSql {
         for (const r of rows)
           raw.insEntry.run(r.seq, r.recorded, r.type, r.outcome, r.user_id, r.patient_id, r.entry, r.leaf);
         for (const n of nodes) if (n.level > 0) raw.insNode.run(n.level, n.index, n.hash);
-        raw.indexTail.run();
-        raw.markIndexed.run();
         return;
       }
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
@@ -186,11 +163,7 @@ export class AuditSql {
           .values(rows.slice(i, i + ROWS_PER_INSERT))
           .execute();
       await this.nodeStore(trx).putNodes(nodes);
-      if (this.engine === 'sqlite') {
-        await sql.raw(INDEX_TAIL).execute(trx);
-        await sql.raw(MARK_INDEXED).execute(trx);
-        return;
-      }
+      if (this.engine === 'sqlite') return;
       for (let i = 0; i < refs.length; i += ROWS_PER_INSERT)
         await trx
           .insertInto('audit_patient_refs')
@@ -217,29 +190,16 @@ export class AuditSql {
     );
   }
 
-  /**
-   * The statements of insertBatch for the SQLite writer thread. The patient index is brought up to
-   * date only when `index` is set: in bulk every few thousand entries, not per batch.
-   */
-  appendOps(rows: readonly EntryRow[], nodes: readonly TreeNode[], index: boolean): WriteOp[] {
+  /** The statements of insertBatch for the SQLite writer thread. */
+  appendOps(rows: readonly EntryRow[], nodes: readonly TreeNode[]): WriteOp[] {
     const e: SQLInputValue[] = [];
     for (const r of rows)
       e.push(r.seq, r.recorded, r.type, r.outcome, r.user_id, r.patient_id, r.entry, r.leaf);
     const n: SQLInputValue[] = [];
     for (const x of nodes) if (x.level > 0) n.push(x.level, x.index, x.hash);
-    const ops: WriteOp[] = [
+    return [
       { sql: INSERT_ENTRY, width: 8, params: e },
       { sql: INSERT_NODE, width: 3, params: n },
-    ];
-    if (index) ops.push(...this.indexOps());
-    return ops;
-  }
-
-  /** SQLite: the statements that index every entry after the mark. */
-  indexOps(): WriteOp[] {
-    return [
-      { sql: INDEX_TAIL, width: 0, params: [] },
-      { sql: MARK_INDEXED, width: 0, params: [] },
     ];
   }
 

@@ -15,9 +15,8 @@
  * entity with the patient, purpose of use (ETREAT for break-the-glass).
  */
 import { hash, randomUUID } from 'node:crypto';
-import type { DatabaseSync } from 'node:sqlite';
 import { type Kysely, type SqlBool, sql, type Transaction } from 'kysely';
-import type { Db } from '../store/db.ts';
+import type { Db, Store } from '../store/db.ts';
 import { type GroupCommitOptions, GroupCommitter } from '../store/group-commit.ts';
 import type { Database } from '../store/schema.ts';
 import { type SqliteWriter, StaleWriteError } from '../store/sqlite-writer.ts';
@@ -47,6 +46,7 @@ import {
   signCheckpoint,
   toBase64,
 } from './merkle/index.ts';
+import { PatientIndexer } from './patient-indexer.ts';
 
 export type { StoredCheckpoint } from './audit-sql.ts';
 export type { AuditAction, AuditAgent, AuditEvent, AuditOutcome, AuditRecord } from './event-entry.ts';
@@ -76,15 +76,17 @@ export interface AuditFilter {
 }
 
 export interface AuditLogOptions extends GroupCommitOptions {
-  /** The raw SQLite handle of the store (SQLite only): appends and proofs use prepared statements. */
-  sqlite?: DatabaseSync | undefined;
   /**
-   * The store's writer thread (SQLite): batches are committed there while this thread encodes the
-   * next one. Without it batches commit on the main connection.
+   * Commit through the store's writer thread (SQLite): batches are committed there while this
+   * thread encodes the next one, and a thread of its own keeps the patient index up to date.
+   * Without it batches commit on the main connection and nothing updates the index (readers scan
+   * the entries after its mark): right for a command that appends a few entries and exits.
    */
-  writer?: SqliteWriter | undefined;
+  writerThread?: boolean | undefined;
   /** Signs checkpoints. Without it nothing is signed (tests of the hook alone). */
   key?: LogKey | undefined;
+  /** How often the patient indexer catches up, ms (default 1000; writer thread only). */
+  indexEveryMs?: number | undefined;
   /** How often a checkpoint is signed when the log grew, ms (default 5000; 0: only on close). */
   checkpointMs?: number | undefined;
   /** Reports a failed background checkpoint (default: ignored until the next try). */
@@ -126,13 +128,6 @@ interface Queued {
 }
 
 export const MAX_ENTRIES_PAGE = 10_000;
-/**
- * The writer thread brings the patient index up to date every INDEX_EVERY entries or INDEX_MS,
- * whichever comes first (migration 0007): in bulk, sorted, its pages are written once per update
- * instead of once per batch. Readers scan at most about this many entries after the mark.
- */
-const INDEX_EVERY = 8192;
-const INDEX_MS = 1000;
 // The rules of validateEntry (merkle/entry.ts) for the fields callers choose.
 const TYPE_RE = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;
 const PURPOSE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -141,6 +136,8 @@ const OUTCOMES: ReadonlySet<unknown> = new Set(AUDIT_OUTCOMES);
 
 export class AuditLog {
   readonly #db: Db;
+  /** Where the patient index is read (SQLite: a connection with the index's file attached). */
+  readonly #indexDb: Db;
   readonly #sql: AuditSql;
   readonly #writer: GroupCommitter<Queued, number>;
   readonly #key: LogKey | undefined;
@@ -154,10 +151,7 @@ export class AuditLog {
    * goes after it. Undefined when it must be read from the store again.
    */
   #tip: Frontier | undefined;
-  /** Tree size the last patient-index update sent to the writer thread covered, and when. */
-  #indexedAt: number | undefined;
-  #indexedTime = 0;
-  #thread: SqliteWriter | undefined;
+  #indexer: PatientIndexer | undefined;
   /** Batches sent to the writer thread and not yet answered, and who waits for them all. */
   #inThread = 0;
   #drained: Array<() => void> = [];
@@ -169,9 +163,11 @@ export class AuditLog {
   #timer: NodeJS.Timeout | undefined;
   #proofTree: MerkleTree | undefined;
 
-  constructor(db: Db, opts: AuditLogOptions) {
+  constructor(store: Store, opts: AuditLogOptions) {
+    const db = store.db;
     this.#db = db;
-    this.#sql = new AuditSql(db, opts.sqlite);
+    this.#indexDb = store.auditIndexDb();
+    this.#sql = new AuditSql(db, store.sqlite);
     this.#key = opts.key;
     this.#onError = opts.onError ?? (() => {});
     const gc: GroupCommitOptions = {
@@ -179,8 +175,11 @@ export class AuditLog {
       maxItems: opts.maxItems,
       ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
     };
-    const thread = this.#sql.engine === 'sqlite' ? opts.writer : undefined;
-    this.#thread = thread;
+    const thread = opts.writerThread ? store.writer() : undefined;
+    if (thread)
+      this.#indexer = new PatientIndexer(store.location, {
+        ...(opts.indexEveryMs !== undefined ? { everyMs: opts.indexEveryMs } : {}),
+      });
     this.#writer = thread
       ? new GroupCommitter<Queued, number>(null, (items) => this.#commitByThread(thread, items), {
           ...gc,
@@ -269,20 +268,12 @@ export class AuditLog {
       const b = encodeBatch(items, from.size);
       const plan = appendLeaves(from, b.hashes);
       this.#tip = plan.frontier;
-      const now = Date.now();
-      this.#indexedAt ??= from.size;
-      const index = plan.size - this.#indexedAt >= INDEX_EVERY || now - this.#indexedTime >= INDEX_MS;
-      if (index) {
-        this.#indexedAt = plan.size;
-        this.#indexedTime = now;
-      }
       this.#inThread++;
       try {
-        await writer.write(this.#sql.appendOps(b.rows, plan.nodes, index), this.#sql.sizeGuard(from.size));
+        await writer.write(this.#sql.appendOps(b.rows, plan.nodes), this.#sql.sizeGuard(from.size));
       } catch (err) {
         // Batches sent after this one expect it to be there: their guards fail and they retry.
         this.#tip = undefined;
-        if (index) this.#indexedAt = undefined;
         if (err instanceof StaleWriteError && attempt < 5) continue;
         throw this.#sql.explainInsertError(err, from.size);
       } finally {
@@ -373,8 +364,10 @@ export class AuditLog {
   async entries(f: AuditFilter = {}): Promise<StoredEntry[]> {
     const order = f.order ?? 'asc';
     const limit = Math.min(f.limit ?? 100, MAX_ENTRIES_PAGE);
+    // By patient: the index (and the entries after its mark) are read where the index lives.
+    const conn = f.patientId ? this.#indexDb : this.#db;
     const filtered = () => {
-      let sel = this.#db.selectFrom('audit_events as e').select(['e.seq', 'e.entry']);
+      let sel = conn.selectFrom('audit_events as e').select(['e.seq', 'e.entry']);
       if (f.from !== undefined) sel = sel.where('e.seq', '>=', f.from);
       if (f.to !== undefined) sel = sel.where('e.seq', '<', f.to);
       if (f.patientId) sel = sel.where('e.patient_id', '=', f.patientId);
@@ -387,7 +380,7 @@ export class AuditLog {
     };
     if (!f.patientId) return (await filtered().execute()).map(toStored);
     // By patient: the index up to its mark, and the few entries after it scanned.
-    const mark = await this.#sql.indexedUpto();
+    const mark = await this.#sql.indexedUpto(conn);
     const patientId = f.patientId;
     const [indexed, tail] = await Promise.all([
       filtered()
@@ -405,8 +398,9 @@ export class AuditLog {
    */
   async accessLog(patientId: string, opts: { before?: number; limit?: number } = {}): Promise<AuditRecord[]> {
     const limit = Math.min(opts.limit ?? 100, 1000);
-    const mark = await this.#sql.indexedUpto();
-    let indexed = this.#db
+    const conn = this.#indexDb;
+    const mark = await this.#sql.indexedUpto(conn);
+    let indexed = conn
       .selectFrom('audit_patient_refs as r')
       .innerJoin('audit_events as e', 'e.seq', 'r.seq')
       .select(['e.seq', 'e.entry'])
@@ -418,7 +412,7 @@ export class AuditLog {
       this.#sql.engine === 'postgres'
         ? sql<SqlBool>`strpos(entry, ${needle}) > 0`
         : sql<SqlBool>`instr(entry, ${needle}) > 0`;
-    let tail = this.#db
+    let tail = conn
       .selectFrom('audit_events')
       .select(['seq', 'entry'])
       .where('seq', '>=', mark)
@@ -546,14 +540,18 @@ export class AuditLog {
     await this.#writer.flush();
   }
 
+  /** Brings the patient index up to everything committed (writer thread only; else a no-op). */
+  async indexNow(): Promise<void> {
+    await this.#indexer?.catchUp();
+  }
+
   /** Commits what was accepted, signs a final checkpoint, stops the timer. */
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#writer.close();
-    // What the writer thread left after the index mark is indexed now, so it is not scanned later.
-    if (this.#thread && this.#tip && this.#indexedAt !== this.#tip.size)
-      await this.#thread.write(this.#sql.indexOps());
+    // What is left after the index mark is indexed now, so it is not scanned later.
+    await this.#indexer?.stop();
     await this.#signing?.catch(() => undefined);
     if (this.#key) await this.checkpoint();
   }

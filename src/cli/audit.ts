@@ -119,10 +119,9 @@ async function checkpointAction(flags: VerifyFlags): Promise<number> {
   ]);
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   try {
-    const log = new AuditLog(store.db, {
+    const log = new AuditLog(store, {
       maxDelayMs: 1,
       maxItems: 1,
-      sqlite: store.sqlite,
       key: loadOrCreateLogKey(config.dataDir, config.publicUrl),
       checkpointMs: 0,
     });

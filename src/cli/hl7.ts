@@ -140,7 +140,7 @@ async function exportPatient(flags: Record<string, unknown>): Promise<number> {
     ]);
   const id = String(flags.patient);
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  const audit = new AuditLog(store.db, { maxDelayMs: 1, maxItems: 16 });
+  const audit = new AuditLog(store, { maxDelayMs: 1, maxItems: 16 });
   try {
     const row =
       (await store.db.selectFrom('patients').selectAll().where('id', '=', id).executeTakeFirst()) ??

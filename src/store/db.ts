@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { attachAuditIndex } from './audit-index-file.ts';
 import { migrate } from './migrations/index.ts';
 import { SchemaScopedPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
@@ -42,6 +43,11 @@ export interface Store {
    * PostgreSQL). Servers call it; a one-shot command need not.
    */
   backgroundCheckpoints(): void;
+  /**
+   * Where the audit log's patient index is read: on SQLite a connection with the index's own file
+   * attached (see audit-index-file.ts), opened on first use; on PostgreSQL the store itself.
+   */
+  auditIndexDb(): Db;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -62,6 +68,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
   await migrate(db as Kysely<unknown>, 'sqlite');
   let writer: SqliteWriter | undefined;
   let checkpointer: WalCheckpointer | undefined;
+  let indexDb: Db | undefined;
   const backgroundCheckpoints = () => {
     checkpointer ??= new WalCheckpointer(database.raw, file);
   };
@@ -78,12 +85,21 @@ async function openSqlite(dataDir: string): Promise<Store> {
       return writer;
     },
     backgroundCheckpoints,
+    auditIndexDb() {
+      indexDb ??= new Kysely<Database>({
+        dialect: new SqliteDialect({
+          database: new NodeSqliteDatabase(file, (raw) => attachAuditIndex(raw, file)),
+        }),
+      });
+      return indexDb;
+    },
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
       await writer?.close();
       await checkpointer?.stop();
+      await indexDb?.destroy();
       await db.destroy();
     },
   };
@@ -102,6 +118,7 @@ async function openPostgres(url: string): Promise<Store> {
     location: safe.toString(),
     writer: () => undefined,
     backgroundCheckpoints() {},
+    auditIndexDb: () => db,
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -40,7 +40,8 @@ export class NodeSqliteDatabase implements SqliteDatabase {
   readonly raw: DatabaseSync;
   readonly #cache = new Map<string, CachedStatement>();
 
-  constructor(file: string) {
+  /** `init` runs once the connection is set up (attaching another file, say). */
+  constructor(file: string, init?: (raw: DatabaseSync) => void) {
     this.raw = new DatabaseSync(file);
     // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on every commit so an
     // acknowledged write survives power loss (NORMAL would only survive a process crash).
@@ -52,6 +53,7 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     // every millisecond or two under load) SQLite unmaps the whole mapping at the next read and
     // faults every page in again. perf on the FHIR search benchmark: munmap and page faults were
     // 10 % of the process's CPU; without mmap a search costs 15 % less CPU (docs/benchmarks.md).
+    init?.(this.raw);
   }
 
   prepare(text: string): SqliteStatement {

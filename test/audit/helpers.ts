@@ -44,10 +44,9 @@ export async function openLogFixture(engine: EngineName): Promise<LogFixture> {
   if (engine === 'postgres') schema = await createPgSchema();
   const store = await openStore({ dataDir, databaseUrl: schema?.url });
   const key = loadOrCreateLogKey(dataDir);
-  const log = new AuditLog(store.db, {
+  const log = new AuditLog(store, {
     maxDelayMs: 1,
     maxItems: 64,
-    sqlite: store.sqlite,
     key,
     checkpointMs: 0,
   });

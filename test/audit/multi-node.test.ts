@@ -18,7 +18,7 @@ describe('two nodes on one PostgreSQL audit log', () => {
   beforeAll(async () => {
     f = await openLogFixture('postgres');
     second = await openStore({ dataDir: f.dataDir, databaseUrl: f.pgUrl });
-    other = new AuditLog(second.db, { maxDelayMs: 1, maxItems: 16, key: f.key, checkpointMs: 0 });
+    other = new AuditLog(second, { maxDelayMs: 1, maxItems: 16, key: f.key, checkpointMs: 0 });
   });
   afterAll(async () => {
     await other.close();

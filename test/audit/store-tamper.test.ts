@@ -189,10 +189,9 @@ describe.each(ENGINES)('audit log in the store on %s', (engine) => {
       ['DELETE FROM audit_checkpoints', []],
     ]);
     const { AuditLog } = await import('../../src/audit/log.ts');
-    f.log = new AuditLog(f.store.db, {
+    f.log = new AuditLog(f.store, {
       maxDelayMs: 1,
       maxItems: 64,
-      sqlite: f.store.sqlite,
       key: f.key,
       checkpointMs: 0,
     });

@@ -71,7 +71,7 @@ describe.each(ENGINES)('store on %s', (engine) => {
   }
 
   it('keeps the audit table append-only in the engine itself', async () => {
-    const audit = new AuditLog(store.db, { maxDelayMs: 1, maxItems: 10 });
+    const audit = new AuditLog(store, { maxDelayMs: 1, maxItems: 10 });
     const rec = await audit.append({ type: 'test.event', action: 'R', outcome: 0, patientId: 'p1' });
     await expect(
       store.db.updateTable('audit_events').set({ outcome: 8 }).where('seq', '=', rec.seq).execute(),

@@ -13,6 +13,7 @@ import * as m0004 from './0004_telemetry.ts';
 import * as m0005 from './0005_audit_log.ts';
 import * as m0006 from './0006_fhir.ts';
 import * as m0007 from './0007_audit_patient_index.ts';
+import * as m0008 from './0008_audit_index_file.ts';
 
 export interface MigrationContext {
   engine: Engine;
@@ -30,6 +31,7 @@ const MIGRATIONS: Array<[string, Up]> = [
   ['0005_audit_log', m0005.up],
   ['0006_fhir', m0006.up],
   ['0007_audit_patient_index', m0007.up],
+  ['0008_audit_index_file', m0008.up],
 ];
 
 class CodeMigrations implements MigrationProvider {
