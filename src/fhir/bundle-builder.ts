@@ -39,6 +39,24 @@ export function searchset(
   return bundle;
 }
 
+/** `{"fullUrl":"<base>/<type>/` : how each entry of a searchset built as text begins. */
+export function entryPrefix(base: string, type: string): string {
+  return `{"fullUrl":${JSON.stringify(`${base}/${type}/`).slice(0, -1)}`;
+}
+
+/** A searchset's JSON text up to its `entry` array (exclusive): the text fast path's shell. */
+export function searchsetHead(
+  base: string,
+  type: string,
+  rawQuery: string,
+  next: string | undefined,
+  total: number | undefined,
+  count: number,
+): string {
+  const shell = searchset(base, type, rawQuery, { resources: [], next, total }, count);
+  return JSON.stringify(shell).slice(0, -'[]}'.length);
+}
+
 /**
  * The same searchset as `searchset`, as JSON text around entries already serialised (the
  * Observation search's fast path); equal to `JSON.stringify(searchset(…))` byte for byte.
@@ -52,11 +70,14 @@ export function searchsetJson(
   total: number | undefined,
   count: number,
 ): string {
-  const shell = searchset(base, type, rawQuery, { resources: [], next, total }, count);
-  const head = JSON.stringify(shell).slice(0, -'[]}'.length);
-  const prefix = `{"fullUrl":${JSON.stringify(`${base}/${type}/`).slice(0, -1)}`;
+  const prefix = entryPrefix(base, type);
   const parts = entries.map(
     (e) => `${prefix}${JSON.stringify(e.id).slice(1)},"resource":${e.json},"search":{"mode":"match"}}`,
   );
-  return `${head}[${parts.join(',')}]}`;
+  return `${searchsetHead(base, type, rawQuery, next, total, count)}[${parts.join(',')}]}`;
+}
+
+/** The searchset as UTF-8 bytes: `head` (searchsetHead) around entries already encoded. */
+export function searchsetBytes(head: string, entries: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${head}[`), entries, Buffer.from(']}')]);
 }

@@ -4,9 +4,10 @@ import type { Actor } from '../auth/policy.ts';
 import { notFound } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { combine, decidePage, FHIR_SOURCE, searchScope } from './access.ts';
-import { searchsetJson } from './bundle-builder.ts';
+import { entryPrefix, searchsetBytes, searchsetHead } from './bundle-builder.ts';
 import { HL7 } from './constants.ts';
-import { isBpPart, type ObsRow, observationJson, toFhirObservation } from './observation-map.ts';
+import { isBpPart, type ObsRow, toFhirObservation } from './observation-map.ts';
+import { observationPage } from './observation-page.ts';
 import {
   bpCompanions,
   bpHeadOf,
@@ -14,7 +15,6 @@ import {
   countObservations,
   type ObservationFilter,
   observationById,
-  searchObservations,
 } from './observation-store.ts';
 import { invalid } from './outcome.ts';
 import type { FhirReader } from './reader.ts';
@@ -111,8 +111,8 @@ export class ObservationApi {
     return toFhirObservation(row, companion);
   }
 
-  /** A searchset Bundle as JSON text (the hot path serialises rows directly). */
-  async search(actor: Actor, rawQuery: string, base: string): Promise<string> {
+  /** A searchset Bundle as UTF-8 JSON (the hot path serialises rows directly, see observation-page.ts). */
+  async search(actor: Actor, rawQuery: string, base: string): Promise<Buffer> {
     const { gate } = this.#s;
     const q = parseQuery(rawQuery, OBSERVATION_SEARCH);
     const paging = parsePaging(q);
@@ -132,10 +132,16 @@ export class ObservationApi {
       base: baseDecision,
     } = await searchScope(gate, actor, 'clinical:read', explicitPatients(q));
     const filter: ObservationFilter = { ...rest, patientIds: scope.kind === 'all' ? undefined : scope.ids };
-    const { rows, more } = await searchObservations(this.#r, { filter, order, limit: paging.count, after });
-    const patientIds = [...new Set(rows.map((r) => r.patient_id))];
+    const req = {
+      filter,
+      order,
+      limit: paging.count,
+      after,
+      entryPrefix: entryPrefix(base, 'Observation'),
+    } as const;
+    const page = await observationPage(this.#r, req);
+    const { patientIds } = page;
     const pageDecisions = await decidePage(gate, actor, 'clinical:read', patientIds, decisions);
-    const companions = await bpCompanions(this.#r, rows);
     const total = paging.total ? await countObservations(this.#r, filter) : undefined;
     await gate.record(actor, 'clinical:read', combine(baseDecision, pageDecisions), FHIR_SOURCE, {
       type: 'observation.search',
@@ -145,24 +151,12 @@ export class ObservationApi {
           : filter.patientIds?.length === 1
             ? filter.patientIds[0]
             : undefined,
-      detail: { patientIds, count: rows.length, query: rawQuery.slice(0, 500) },
+      detail: { patientIds, count: page.count, query: rawQuery.slice(0, 500) },
     });
-    const last = rows.at(-1);
-    // Rows go straight to JSON text (observationJson); BP panels, rare, through the object mapping.
-    const entries = rows.map((r) => ({
-      id: r.id,
-      json: isBpPart(r)
-        ? JSON.stringify(toFhirObservation(r, companions.get(companionKey(r))))
-        : observationJson(r),
-    }));
-    return searchsetJson(
-      base,
-      'Observation',
-      rawQuery,
-      entries,
-      more && last ? encodeCursor([order, Number(last.effective_at), Number(last.seq)]) : undefined,
-      total,
-      paging.count,
+    const next = page.more && page.last ? encodeCursor([order, ...page.last]) : undefined;
+    return searchsetBytes(
+      searchsetHead(base, 'Observation', rawQuery, next, total, paging.count),
+      page.entries,
     );
   }
 }
