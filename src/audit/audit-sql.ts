@@ -204,7 +204,7 @@ export class AuditSql {
   }
 
   /** The first seq not yet in the patient index (entries from there on are scanned). */
-  async indexedUpto(conn: Conn = this.db): Promise<number> {
+  async indexedUpto(conn: Conn): Promise<number> {
     const r = await conn
       .selectFrom('audit_index_state')
       .select('indexed_upto')

@@ -136,8 +136,7 @@ const OUTCOMES: ReadonlySet<unknown> = new Set(AUDIT_OUTCOMES);
 
 export class AuditLog {
   readonly #db: Db;
-  /** Where the patient index is read (SQLite: a connection with the index's file attached). */
-  readonly #indexDb: Db;
+  readonly #store: Store;
   readonly #sql: AuditSql;
   readonly #writer: GroupCommitter<Queued, number>;
   readonly #key: LogKey | undefined;
@@ -166,7 +165,7 @@ export class AuditLog {
   constructor(store: Store, opts: AuditLogOptions) {
     const db = store.db;
     this.#db = db;
-    this.#indexDb = store.auditIndexDb();
+    this.#store = store;
     this.#sql = new AuditSql(db, store.sqlite);
     this.#key = opts.key;
     this.#onError = opts.onError ?? (() => {});
@@ -365,7 +364,7 @@ export class AuditLog {
     const order = f.order ?? 'asc';
     const limit = Math.min(f.limit ?? 100, MAX_ENTRIES_PAGE);
     // By patient: the index (and the entries after its mark) are read where the index lives.
-    const conn = f.patientId ? this.#indexDb : this.#db;
+    const conn = f.patientId ? this.#indexDb() : this.#db;
     const filtered = () => {
       let sel = conn.selectFrom('audit_events as e').select(['e.seq', 'e.entry']);
       if (f.from !== undefined) sel = sel.where('e.seq', '>=', f.from);
@@ -398,7 +397,7 @@ export class AuditLog {
    */
   async accessLog(patientId: string, opts: { before?: number; limit?: number } = {}): Promise<AuditRecord[]> {
     const limit = Math.min(opts.limit ?? 100, 1000);
-    const conn = this.#indexDb;
+    const conn = this.#indexDb();
     const mark = await this.#sql.indexedUpto(conn);
     let indexed = conn
       .selectFrom('audit_patient_refs as r')
@@ -538,6 +537,14 @@ export class AuditLog {
 
   async flush(): Promise<void> {
     await this.#writer.flush();
+  }
+
+  /**
+   * Where the patient index is read (SQLite: a connection with the index's file attached), opened
+   * on the first patient query: most processes that append (the command line) never read it.
+   */
+  #indexDb(): Db {
+    return this.#store.auditIndexDb();
   }
 
   /** Brings the patient index up to everything committed (writer thread only; else a no-op). */

@@ -44,6 +44,11 @@ export function entryPrefix(base: string, type: string): string {
   return `{"fullUrl":${JSON.stringify(`${base}/${type}/`).slice(0, -1)}`;
 }
 
+/** One searchset entry as text around a resource already serialised (`prefix`: entryPrefix). */
+export function entryJson(prefix: string, id: string, resourceJson: string): string {
+  return `${prefix}${JSON.stringify(id).slice(1)},"resource":${resourceJson},"search":{"mode":"match"}}`;
+}
+
 /** A searchset's JSON text up to its `entry` array (exclusive): the text fast path's shell. */
 export function searchsetHead(
   base: string,
@@ -71,13 +76,11 @@ export function searchsetJson(
   count: number,
 ): string {
   const prefix = entryPrefix(base, type);
-  const parts = entries.map(
-    (e) => `${prefix}${JSON.stringify(e.id).slice(1)},"resource":${e.json},"search":{"mode":"match"}}`,
-  );
-  return `${searchsetHead(base, type, rawQuery, next, total, count)}[${parts.join(',')}]}`;
+  const parts = entries.map((e) => entryJson(prefix, e.id, e.json));
+  return withEntries(searchsetHead(base, type, rawQuery, next, total, count), parts.join(','));
 }
 
-/** The searchset as UTF-8 bytes: `head` (searchsetHead) around entries already encoded. */
-export function searchsetBytes(head: string, entries: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(`${head}[`), entries, Buffer.from(']}')]);
+/** The whole searchset: `head` (searchsetHead) around entries already joined by commas. */
+export function withEntries(head: string, entries: string): string {
+  return `${head}[${entries}]}`;
 }

@@ -4,7 +4,7 @@ import type { Actor } from '../auth/policy.ts';
 import { notFound } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { combine, decidePage, FHIR_SOURCE, searchScope } from './access.ts';
-import { entryPrefix, searchsetBytes, searchsetHead } from './bundle-builder.ts';
+import { entryPrefix, searchsetHead, withEntries } from './bundle-builder.ts';
 import { HL7 } from './constants.ts';
 import { isBpPart, type ObsRow, toFhirObservation } from './observation-map.ts';
 import { observationPage } from './observation-page.ts';
@@ -111,8 +111,8 @@ export class ObservationApi {
     return toFhirObservation(row, companion);
   }
 
-  /** A searchset Bundle as UTF-8 JSON (the hot path serialises rows directly, see observation-page.ts). */
-  async search(actor: Actor, rawQuery: string, base: string): Promise<Buffer> {
+  /** A searchset Bundle as JSON text (the hot path serialises rows directly, see observation-page.ts). */
+  async search(actor: Actor, rawQuery: string, base: string): Promise<string> {
     const { gate } = this.#s;
     const q = parseQuery(rawQuery, OBSERVATION_SEARCH);
     const paging = parsePaging(q);
@@ -154,9 +154,6 @@ export class ObservationApi {
       detail: { patientIds, count: page.count, query: rawQuery.slice(0, 500) },
     });
     const next = page.more && page.last ? encodeCursor([order, ...page.last]) : undefined;
-    return searchsetBytes(
-      searchsetHead(base, 'Observation', rawQuery, next, total, paging.count),
-      page.entries,
-    );
+    return withEntries(searchsetHead(base, 'Observation', rawQuery, next, total, paging.count), page.entries);
   }
 }

@@ -28,5 +28,8 @@ export function attachAuditIndex(conn: DatabaseSync, dbFile: string): void {
       patient_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (patient_id, seq)) WITHOUT ROWID`);
   conn.exec(`CREATE TABLE IF NOT EXISTS ${s}.audit_index_state (
       id INTEGER PRIMARY KEY, indexed_upto INTEGER NOT NULL)`);
-  conn.exec(`INSERT OR IGNORE INTO ${s}.audit_index_state (id, indexed_upto) VALUES (1, 0)`);
+  // Written only when missing: an INSERT, even one that ignores its row, takes the file's write
+  // lock, and the indexer thread may hold it for a while.
+  if (conn.prepare(`SELECT 1 FROM ${s}.audit_index_state WHERE id = 1`).get() === undefined)
+    conn.exec(`INSERT OR IGNORE INTO ${s}.audit_index_state (id, indexed_upto) VALUES (1, 0)`);
 }
