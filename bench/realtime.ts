@@ -6,8 +6,10 @@
  *     process does not starve the server on a 2-core machine). The server publishes alarm events
  *     on the bus, stamped with a high-resolution wall-clock time; each client records arrival
  *     minus stamp: delivery latency from bus publish to client, p50/p99 over every delivery.
- *     Server RSS is sampled while every client is connected (the server runs in this process;
- *     the figure includes this driver's few MB).
+ *     Server RSS is sampled while every client is connected. Each size runs in a server process
+ *     of its own, started with the server's V8 flags (bench/lib/carewire.ts), so its RSS is the
+ *     server's alone and holds nothing left over from a previous size (measured in one shared
+ *     process, 10,000 clients after 1,000 and 5,000 read 150-300 MB more).
  *  2. Device alarm to screen: 100 simulated patients at 1 Hz over UDP; alarm frames over the TCP
  *     alarm channel; Debian's Chromium shows the central station. Latency is from just before the
  *     frame is sent to the animation frame after the alarm row entered the page; main-thread busy
@@ -17,6 +19,7 @@
  *   npm run bench -- realtime                   1,000 / 5,000 / 10,000 clients, dashboard, bundles
  *   npm run bench -- realtime --clients 1000    fan-out sizes to run (comma-separated)
  *   npm run bench -- realtime --no-dashboard    fan-out and bundles only (no Chromium)
+ *   npm run bench -- realtime --no-floor        without the bare-ws floor (see `floor` below)
  *   npm run bench -- realtime --no-fanout       dashboard and bundles only
  *   npm run bench -- realtime --quick           tiny sizes (tests)
  *
@@ -25,16 +28,18 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { type RunningApp, startApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { provisionLocal } from '../src/simulate/provision.ts';
 import { Simulator } from '../src/simulate/simulator.ts';
 import { AlarmClient } from '../src/telemetry/alarm-client.ts';
 import { importDeviceKey } from '../src/telemetry/datagram.ts';
+import { SERVER_NODE_FLAGS } from './lib/carewire.ts';
 import { metric } from './lib/measure.ts';
 import type { BenchOptions, BenchResult, Metric, Table } from './lib/types.ts';
 
@@ -184,6 +189,7 @@ function spawnWorker(spec: WorkerSpec): { child: ChildProcess; next: () => Promi
 }
 
 interface FanoutRow {
+  server: string;
   clients: number;
   connected: number;
   connectS: number;
@@ -195,6 +201,72 @@ interface FanoutRow {
   max: number;
   rssMb: number;
   load: number;
+}
+
+/** One fan-out size in a fresh server process (see the top of this file). */
+function fanoutInOwnProcess(clients: number, quick: boolean, bare = false): Promise<FanoutRow> {
+  const child = spawn(
+    process.execPath,
+    [...SERVER_NODE_FLAGS, import.meta.filename, '--fanout-server', JSON.stringify({ clients, quick, bare })],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  return new Promise((resolve, reject) => {
+    child.once('message', (row: FanoutRow) => resolve(row));
+    child.once('exit', (code) => reject(new Error(`fan-out server process exited ${code}`)));
+  });
+}
+
+/**
+ * Connects the client process to `url`, publishes `eventsPerS` alarm events for 10 s through
+ * `publish` (each stamped with the wall-clock time it was published) and collects the latencies.
+ */
+async function measureFanout(
+  server: string,
+  clients: number,
+  quick: boolean,
+  url: string,
+  token: string,
+  publish: (at: number, n: number) => Promise<void> | void,
+): Promise<FanoutRow> {
+  const w = spawnWorker({ url, token, clients, ward: 'BENCH', concurrency: Math.min(200, clients) });
+  const conn = await w.next();
+  if (conn.kind !== 'connected') throw new Error('unexpected worker message');
+  await sleep(quick ? 200 : 2000); // let the subscription audit writes settle
+  // About 20,000 deliveries a second whatever N: the client process has one core at most.
+  const eventsPerS = quick ? 5 : Math.max(1, Math.min(20, Math.round(20_000 / clients)));
+  const seconds = quick ? 1 : 10;
+  w.child.send({ cmd: 'record' });
+  let rss = process.memoryUsage().rss;
+  let sent = 0;
+  const period = 1000 / eventsPerS;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    await publish(hiResNow(), sent);
+    sent++;
+    rss = Math.max(rss, process.memoryUsage().rss);
+    const due = start + sent * period;
+    await sleep(Math.max(0, due - performance.now()));
+  }
+  await sleep(quick ? 300 : 1500); // stragglers
+  w.child.send({ cmd: 'report' });
+  const rep = await w.next();
+  if (rep.kind !== 'latencies') throw new Error('unexpected worker message');
+  w.child.send({ cmd: 'exit' });
+  const lat = rep.values.sort((a, b) => a - b);
+  return {
+    server,
+    clients,
+    connected: conn.clients,
+    connectS: conn.ms / 1000,
+    eventsPerS,
+    deliveries: rep.received,
+    expected: sent * conn.clients,
+    p50: quantile(lat, 0.5),
+    p99: quantile(lat, 0.99),
+    max: lat.at(-1) ?? Number.NaN,
+    rssMb: mb(rss),
+    load: loadavg()[0]!,
+  };
 }
 
 async function fanout(clients: number, quick: boolean): Promise<FanoutRow> {
@@ -211,31 +283,12 @@ async function fanout(clients: number, quick: boolean): Promise<FanoutRow> {
     });
     await s.careTeams.assignWard(user.id, 'BENCH');
     const token = await loginToken(app.url, 'bench');
-    const w = spawnWorker({
-      url: app.url,
-      token,
-      clients,
-      ward: 'BENCH',
-      concurrency: Math.min(200, clients),
-    });
-    const conn = await w.next();
-    if (conn.kind !== 'connected') throw new Error('unexpected worker message');
-    await sleep(quick ? 200 : 2000); // let the subscription audit writes settle
-    // About 20,000 deliveries a second whatever N: the client process has one core at most.
-    const eventsPerS = quick ? 5 : Math.max(1, Math.min(20, Math.round(20_000 / clients)));
-    const seconds = quick ? 1 : 10;
-    w.child.send({ cmd: 'record' });
-    let rss = process.memoryUsage().rss;
-    let sent = 0;
-    const period = 1000 / eventsPerS;
-    const start = performance.now();
-    while (performance.now() - start < seconds * 1000) {
-      const at = hiResNow();
-      await s.bus.publish('alarm', {
+    return await measureFanout('CareWire', clients, quick, app.url, token, (at, n) =>
+      s.bus.publish('alarm', {
         type: 'raised',
         at,
         alarm: {
-          id: `bench-${sent}`,
+          id: `bench-${n}`,
           patientId: patient.id,
           kind: 'hr-high',
           priority: 'medium',
@@ -243,34 +296,58 @@ async function fanout(clients: number, quick: boolean): Promise<FanoutRow> {
           text: 'bench',
           raisedAt: Math.floor(at),
         },
-      });
-      sent++;
-      rss = Math.max(rss, process.memoryUsage().rss);
-      const due = start + sent * period;
-      await sleep(Math.max(0, due - performance.now()));
-    }
-    await sleep(quick ? 300 : 1500); // stragglers
-    w.child.send({ cmd: 'report' });
-    const rep = await w.next();
-    if (rep.kind !== 'latencies') throw new Error('unexpected worker message');
-    w.child.send({ cmd: 'exit' });
-    const lat = rep.values.sort((a, b) => a - b);
-    return {
-      clients,
-      connected: conn.clients,
-      connectS: conn.ms / 1000,
-      eventsPerS,
-      deliveries: rep.received,
-      expected: sent * conn.clients,
-      p50: quantile(lat, 0.5),
-      p99: quantile(lat, 0.99),
-      max: lat.at(-1) ?? Number.NaN,
-      rssMb: mb(rss),
-      load: loadavg()[0]!,
-    };
+      }),
+    );
   } finally {
     await app.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The floor of this machine: a bare `ws` server with no Socket.IO, no authentication, no policy
+ * and no audit, answering the client's handshake and subscription with canned packets and
+ * broadcasting a pre-built frame by writing it to each socket directly. The same client process
+ * reads it. What it measures is the kernel's loopback sends plus the client: no server can
+ * deliver faster here.
+ */
+async function floor(clients: number, quick: boolean): Promise<FanoutRow> {
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+  wss.on('connection', (ws) => {
+    ws.send('0{"sid":"floor","upgrades":[],"pingInterval":60000,"pingTimeout":60000,"maxPayload":65536}');
+    ws.on('message', (d) => {
+      const m = String(d);
+      if (m.startsWith('40')) ws.send('40{"sid":"floor"}');
+      else if (m.startsWith('420')) ws.send('430[{"ok":true}]');
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const { port } = http.address() as { port: number };
+  try {
+    return await measureFanout(
+      'floor: bare ws, direct writes',
+      clients,
+      quick,
+      `http://127.0.0.1:${port}`,
+      'floor',
+      (at, n) => {
+        const payload = Buffer.from(
+          `42${JSON.stringify(['alarm', { type: 'raised', at, alarm: { id: `bench-${n}`, kind: 'hr-high', priority: 'medium', state: 'active', text: 'bench' } }])}`,
+        );
+        const head =
+          payload.length < 126
+            ? Buffer.from([0x81, payload.length])
+            : Buffer.from([0x81, 126, payload.length >> 8, payload.length & 0xff]);
+        const frame = Buffer.concat([head, payload]);
+        for (const ws of wss.clients)
+          (ws as unknown as { _socket: { write(b: Buffer): boolean } })._socket.write(frame);
+      },
+    );
+  } finally {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+    http.close();
   }
 }
 
@@ -478,7 +555,12 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const rows: FanoutRow[] = [];
   for (const n of sizes) {
     process.stderr.write(`realtime: ${n} clients…\n`);
-    rows.push(await fanout(n, opts.quick));
+    rows.push(await fanoutInOwnProcess(n, opts.quick));
+  }
+  // The floor at the first size, in the same run (the bar is at 1,000 clients).
+  if (sizes.length > 0 && !opts.args.includes('--no-floor')) {
+    process.stderr.write(`realtime: ${sizes[0]} clients, floor…\n`);
+    rows.push(await fanoutInOwnProcess(sizes[0]!, opts.quick, true));
   }
   if (!skipDashboard) process.stderr.write('realtime: dashboard in Chromium…\n');
   const dash = skipDashboard ? undefined : await dashboard(opts.quick);
@@ -487,9 +569,10 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const bundles = [firstLoad('login.html'), firstLoad('index.html'), lazyChunk('patient-view')];
   const metrics: Metric[] = [];
   for (const r of rows) {
-    metrics.push(metric(`${r.clients} clients: delivery p50`, 'ms', [r.p50]));
-    metrics.push(metric(`${r.clients} clients: delivery p99`, 'ms', [r.p99]));
-    metrics.push(metric(`${r.clients} clients: server RSS`, 'MB', [r.rssMb]));
+    const who = r.server === 'CareWire' ? '' : ' (floor)';
+    metrics.push(metric(`${r.clients} clients${who}: delivery p50`, 'ms', [r.p50]));
+    metrics.push(metric(`${r.clients} clients${who}: delivery p99`, 'ms', [r.p99]));
+    metrics.push(metric(`${r.clients} clients${who}: server RSS`, 'MB', [r.rssMb]));
   }
   if (dash) {
     metrics.push(metric('device alarm → screen p50', 'ms', [dash.p50]));
@@ -502,6 +585,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     {
       title: 'Fan-out: bus publish → Socket.IO client (every client subscribed to one ward)',
       columns: [
+        'server',
         'clients',
         'connected',
         'connect s',
@@ -514,6 +598,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         'load avg',
       ],
       rows: rows.map((r) => [
+        r.server,
         r.clients,
         r.connected,
         f1(r.connectS),
@@ -563,8 +648,17 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
 
 if (import.meta.main) {
   const w = process.argv.indexOf('--clients-worker');
+  const f = process.argv.indexOf('--fanout-server');
   if (w >= 0) await clientWorker(JSON.parse(process.argv[w + 1]!) as WorkerSpec);
-  else {
+  else if (f >= 0) {
+    const { clients, quick, bare } = JSON.parse(process.argv[f + 1]!) as {
+      clients: number;
+      quick: boolean;
+      bare: boolean;
+    };
+    const row = await (bare ? floor : fanout)(clients, quick);
+    process.send!(row, () => process.exit(0));
+  } else {
     const r = await run({ quick: process.argv.includes('--quick'), args: process.argv.slice(2) });
     for (const t of r.tables ?? []) console.log(t.title, '\n', JSON.stringify(t.rows));
     console.log(JSON.stringify((r.details as { dashboard?: unknown }).dashboard));

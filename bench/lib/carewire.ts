@@ -7,9 +7,16 @@ import path from 'node:path';
 
 export const BIN = path.resolve(import.meta.dirname, '../../bin/carewire.js');
 
-/** `carewire serve` on DATA with every listener on a free port, so a benchmark never collides with a running server. */
+/** The V8 flags a server runs with (bin/carewire.js says why); package.json's scripts pass the same. */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=16'] as const;
+
+/**
+ * Node arguments for `carewire serve` on DATA with every listener on a free port, so a benchmark
+ * never collides with a running server.
+ */
 export function serveArgs(data: string, extra: readonly string[] = []): string[] {
   return [
+    ...SERVER_NODE_FLAGS,
     BIN,
     'serve',
     '--data',

@@ -55,8 +55,11 @@ export class TokenService {
   }
 
   async issue(c: Omit<AccessClaims, 'exp'>): Promise<{ token: string; expiresAt: number }> {
-    const now = Math.floor(Date.now() / 1000);
-    const exp = now + this.#opts.ttlSec;
+    const nowMs = Date.now();
+    const now = Math.floor(nowMs / 1000);
+    // JWT times are whole seconds: rounding the expiry up means a token lives at least its TTL
+    // (rounding down gave a 1 s token issued late in a second only milliseconds of life).
+    const exp = Math.ceil(nowMs / 1000 + this.#opts.ttlSec);
     const token = await new SignJWT({
       sid: c.sid,
       role: c.role,

@@ -29,6 +29,7 @@ import { cookieNames } from '../http/auth-hook.ts';
 import type { AlarmEvent } from '../monitoring/alarm-lifecycle.ts';
 import type { Services } from '../services.ts';
 import { FLUSH_MS, VitalsCoalescer } from './coalescer.ts';
+import { installFastBroadcast } from './fast-broadcast.ts';
 import { authenticateHandshake, handshakeError } from './handshake.ts';
 import { PatientDirectory } from './patient-directory.ts';
 import {
@@ -108,6 +109,7 @@ export async function attachRealtime(o: RealtimeOptions): Promise<Realtime> {
     ...(adapter ? { adapter } : {}),
   });
 
+  installFastBroadcast(io);
   const directory = new PatientDirectory(services.store.db);
   await directory.start();
   const subscriptions = new Subscriptions(services, directory);

@@ -110,6 +110,17 @@ describe('access tokens', () => {
     await expect(fresh.verify(token)).rejects.toThrow(/expired/);
   });
 
+  it('gives every token at least its whole lifetime, though JWT times are whole seconds', async () => {
+    const short = new TokenService({ key, issuer: 'carewire', audience: 'carewire-api', ttlSec: 1 });
+    for (let i = 0; i < 20; i++) {
+      const before = Date.now();
+      const { token, expiresAt } = await short.issue(claims);
+      expect(expiresAt - before).toBeGreaterThanOrEqual(1000);
+      expect((await short.verify(token)).exp * 1000).toBe(expiresAt);
+      await new Promise((r) => setTimeout(r, 37)); // land at different points within a second
+    }
+  });
+
   it('refuses garbage', async () => {
     for (const t of ['', 'a.b.c', 'not-a-jwt', `${enc({ alg: 'EdDSA' })}..`]) {
       await expect(svc.verify(t)).rejects.toThrow(TokenError);

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type News2Input, roundClinical, scoreNews2 } from '../../src/monitoring/news2.ts';
+import {
+  type News2Input,
+  roundClinical,
+  roundClinicalExact,
+  scoreNews2,
+} from '../../src/monitoring/news2.ts';
 
 // The NEWS2 chart rows exactly as printed in the clinical reference (clinical.md, RCP 2017).
 // The test parses this text itself, so the implementation's own tables are checked against the
@@ -147,6 +152,23 @@ describe('rounding before scoring', () => {
     expect(scoreNews2({ temperature: 35.05 }).subScores.temperature).toBe(1); // 35.1
     expect(scoreNews2({ temperature: 39.05 }).subScores.temperature).toBe(2); // 39.1
     expect(roundClinical(38.05, 1)).toBe(38.1);
+  });
+
+  it('rounds as the exact form does, on the fast path and near every half', () => {
+    const value = fc.oneof(
+      fc.double({ min: 0, max: 400, noNaN: true }),
+      // Values a hair either side of a half at 0 and 1 decimals, where binary noise lives (vitals
+      // are never negative: scoring refuses them before rounding).
+      fc
+        .tuple(fc.integer({ min: 0, max: 4000 }), fc.constantFrom(0, 1), fc.integer({ min: -3, max: 3 }))
+        .map(([n, d, e]) => (n + 0.5) / 10 ** d + e * 1e-13),
+    );
+    fc.assert(
+      fc.property(value, fc.constantFrom(0, 1), (x, d) => {
+        expect(roundClinical(x, d)).toBe(roundClinicalExact(x, d));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
 

@@ -7,15 +7,25 @@ describe('bench realtime --quick', () => {
     const r = await run({ quick: true, args: ['--no-dashboard'] });
     const rows = (
       r.details as {
-        rows: Array<{ clients: number; connected: number; deliveries: number; expected: number }>;
+        rows: Array<{
+          server: string;
+          clients: number;
+          connected: number;
+          deliveries: number;
+          expected: number;
+        }>;
       }
     ).rows;
-    expect(rows).toHaveLength(1);
-    expect(rows[0]!.connected).toBe(rows[0]!.clients);
-    expect(rows[0]!.deliveries).toBe(rows[0]!.expected);
-    expect(rows[0]!.expected).toBeGreaterThan(0);
+    // CareWire, then the bare-ws floor at the same size.
+    expect(rows.map((r) => r.server)).toEqual(['CareWire', 'floor: bare ws, direct writes']);
+    for (const row of rows) {
+      expect(row.connected).toBe(row.clients);
+      expect(row.deliveries).toBe(row.expected);
+      expect(row.expected).toBeGreaterThan(0);
+    }
     const names = r.metrics.map((m) => m.name);
     expect(names).toContain('50 clients: delivery p99');
+    expect(names).toContain('50 clients (floor): delivery p99');
     expect(names).toContain('index.html gzip');
   });
 });

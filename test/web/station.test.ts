@@ -115,12 +115,30 @@ describe('central station in Chromium', () => {
     await expect
       .poll(() => a.page.locator('[data-testid="tile"]').first().getAttribute('data-patient-id'))
       .toBe(w.patients.team);
-    await a.page.waitForTimeout(300);
+    // A high alarm flashes (2 Hz): its row's background alternates while it is active.
+    const backgrounds = async (page: typeof a.page) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 8; i++) {
+        const bg = await alarmRow(page, id).evaluate(
+          // In the page (the tests are type-checked without the DOM library).
+          (el) =>
+            (
+              globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }
+            ).getComputedStyle(el).backgroundColor,
+        );
+        seen.add(bg);
+        await page.waitForTimeout(130);
+      }
+      return seen.size;
+    };
+    expect(await backgrounds(a.page)).toBe(2);
     await a.page.screenshot({ path: artifact('central-station.png'), fullPage: true });
     await row.getByRole('button', { name: /Acknowledge/ }).click();
     await expect
       .poll(() => alarmRow(b.page, id).getAttribute('data-state'), { timeout: 10_000 })
       .toBe('acknowledged');
+    // Acknowledged, it no longer flashes.
+    expect(await backgrounds(b.page)).toBe(1);
     expect(await alarmRow(b.page, id).textContent()).toContain('Acknowledged by clinician');
     const stored = await t.services.store.db
       .selectFrom('alarms')

@@ -10,6 +10,7 @@ import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import { api, HttpError, logout, type Me } from './api.ts';
 import { Header } from './components/header.tsx';
 import { AlarmBar, Tiles } from './components/station.tsx';
+import { startFlashing } from './flash.ts';
 import { type AlarmSnapshot, LiveStation } from './live.ts';
 import { AlarmTone } from './tone.ts';
 
@@ -204,6 +205,8 @@ async function boot(): Promise<void> {
     me.role === 'patient' ? { scope: 'patient', patientId: me.patientId ?? '-' } : { scope: 'station' },
   );
   live.start();
+  // Only the station shows active alarms; a patient's page has nothing to flash.
+  if (me.role === 'clinician') startFlashing();
   render(<App me={me} live={live} />, root);
 }
 

@@ -11,6 +11,8 @@ import { STALE_MS } from '../live.ts';
 import { Sparkline } from './sparkline.tsx';
 
 const RANK: Record<string, number> = { high: 3, medium: 2, low: 1 };
+/** One collator for every sort (localeCompare with options builds a new one per comparison). */
+const BED_ORDER = new Intl.Collator('en', { numeric: true });
 
 export function AlarmBar(props: {
   live: LiveStation;
@@ -98,7 +100,7 @@ export function Tiles(props: { live: LiveStation; now: number }) {
   const patients = [...live.patients.values()].sort(
     (a, b) =>
       acuity(live, b, byPatient) - acuity(live, a, byPatient) ||
-      `${a.ward}${a.bed}`.localeCompare(`${b.ward}${b.bed}`, 'en', { numeric: true }),
+      BED_ORDER.compare(`${a.ward}${a.bed}`, `${b.ward}${b.bed}`),
   );
   return (
     <section class="tiles" aria-label="Patients, most urgent first">
