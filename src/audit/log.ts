@@ -269,7 +269,9 @@ export class AuditLog {
       this.#tip = plan.frontier;
       this.#inThread++;
       try {
-        await writer.write(this.#sql.appendOps(b.rows, plan.nodes), this.#sql.sizeGuard(from.size));
+        await writer.write(this.#sql.appendOps(b.rows, plan.nodes), {
+          guard: this.#sql.sizeGuard(from.size),
+        });
       } catch (err) {
         // Batches sent after this one expect it to be there: their guards fail and they retry.
         this.#tip = undefined;

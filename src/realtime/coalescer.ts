@@ -17,16 +17,23 @@ export class VitalsCoalescer {
   add(patientId: string, ts: number, values: Values): void {
     const p = this.#pending.get(patientId);
     if (p === undefined) {
-      this.#pending.set(patientId, { ts, values: { ...values } });
+      const own: Values = {};
+      for (const k in values) {
+        const v = values[k as keyof Values];
+        if (v !== undefined) own[k as keyof Values] = v;
+      }
+      this.#pending.set(patientId, { ts, values: own });
       return;
     }
     this.merged++;
-    if (ts >= p.ts) {
-      Object.assign(p.values, values);
-      p.ts = ts;
-    } else {
-      // A late sample fills signs the newer one lacks, never overwrites them.
-      for (const [k, v] of Object.entries(values) as Array<[keyof Values, number]>) p.values[k] ??= v;
+    const late = ts < p.ts;
+    if (!late) p.ts = ts;
+    // Absent signs (undefined keys from the in-process bus) never erase a value; a late sample only
+    // fills signs the newer one lacks.
+    for (const k in values) {
+      const v = values[k as keyof Values];
+      if (v === undefined) continue;
+      if (!late || p.values[k as keyof Values] === undefined) p.values[k as keyof Values] = v;
     }
   }
 

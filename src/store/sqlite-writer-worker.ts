@@ -46,6 +46,15 @@ function multiRow(sql: string): string | undefined {
 }
 
 function apply(req: WriteRequest): WriteReply {
+  if (!req.fsync) db.exec('PRAGMA synchronous = NORMAL');
+  try {
+    return transaction(req);
+  } finally {
+    if (!req.fsync) db.exec('PRAGMA synchronous = FULL');
+  }
+}
+
+function transaction(req: WriteRequest): WriteReply {
   db.exec('BEGIN IMMEDIATE');
   try {
     if (req.guard) {

@@ -9,6 +9,8 @@
  * on its own connection and answers when the data is durable. The main thread meanwhile prepares
  * the next batch: the two cores work in a pipeline.
  *
+ * A write may skip the fsync (`fsync: false`) when nobody is told it is durable (vitals samples).
+ *
  * A `guard` makes a write conditional: a query whose first column must equal `expect` inside the
  * write transaction, or the transaction is rolled back and the promise rejects with
  * StaleWriteError (another process wrote first; the caller re-reads and tries again).
@@ -40,6 +42,18 @@ export interface WriteRequest {
   id: number;
   ops: WriteOp[];
   guard?: WriteGuard | undefined;
+  /** false: commit with synchronous=NORMAL (no fsync); see WriteOptions. */
+  fsync: boolean;
+}
+
+export interface WriteOptions {
+  guard?: WriteGuard | undefined;
+  /**
+   * Default true: the write is durable (fsynced) when the promise resolves. false for data that
+   * is never acknowledged to anyone (vitals samples): the commit reaches the OS, so a process
+   * crash loses nothing, and the next fsynced commit or checkpoint makes it durable on disk too.
+   */
+  fsync?: boolean | undefined;
 }
 
 export type WriteReply =
@@ -93,8 +107,8 @@ export class SqliteWriter {
     this.#worker.on('exit', (code) => this.#fail(new Error(`the SQLite writer thread exited (${code})`)));
   }
 
-  /** Runs `ops` in one transaction; resolves once it is committed and fsynced. */
-  write(ops: WriteOp[], guard?: WriteGuard): Promise<WriteResult> {
+  /** Runs `ops` in one transaction; resolves once it is committed (and fsynced, unless asked not to). */
+  write(ops: WriteOp[], opts: WriteOptions = {}): Promise<WriteResult> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
     return new Promise<WriteResult>((resolve, reject) => {
@@ -103,7 +117,7 @@ export class SqliteWriter {
         this.#idle = Promise.withResolvers<void>();
       }
       this.#waiting.set(id, { resolve, reject });
-      const req: WriteRequest = { id, ops, guard };
+      const req: WriteRequest = { id, ops, guard: opts.guard, fsync: opts.fsync ?? true };
       this.#worker.postMessage(req);
     });
   }

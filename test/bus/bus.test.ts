@@ -41,6 +41,22 @@ describe('bus', () => {
     await bus.close();
   });
 
+  it('in-process, owned: delivers the very message, frozen to the last level, asynchronously', async () => {
+    const bus = new InProcessBus();
+    const got: unknown[] = [];
+    await bus.subscribe('owned', (m) => got.push(m));
+    const msg = { samples: [{ values: { heartRate: 80 } }] };
+    await bus.publish('owned', msg, { owned: true });
+    expect(got).toHaveLength(0);
+    await waitFor(() => (got.length > 0 ? true : undefined), 1000, 'delivery');
+    expect(got[0]).toBe(msg);
+    expect(Object.isFrozen(msg.samples[0]!.values)).toBe(true);
+    expect(() => {
+      msg.samples[0]!.values.heartRate = 1;
+    }).toThrow(TypeError);
+    await bus.close();
+  });
+
   it('Redis: a message published by one node reaches another', async () => {
     const prefix = `cwtest:${randomBytes(4).toString('hex')}:`;
     const a = await RedisBus.connect(REDIS_URL, prefix);

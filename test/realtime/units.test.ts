@@ -18,6 +18,16 @@ describe('VitalsCoalescer', () => {
     expect(c.size).toBe(0);
     expect(c.drain().size).toBe(0);
   });
+
+  it('treats undefined signs (the in-process bus keeps such keys) as absent, never as erasing a value', () => {
+    const c = new VitalsCoalescer();
+    c.add('p1', 1000, { heartRate: 80, spo2: undefined });
+    c.add('p1', 2000, { heartRate: undefined, spo2: 97 });
+    c.add('p1', 500, { heartRate: undefined, temperature: 37.1 });
+    expect(c.drain().get('p1')).toEqual({ ts: 2000, values: { heartRate: 80, spo2: 97, temperature: 37.1 } });
+    c.add('p2', 1000, { heartRate: undefined });
+    expect(Object.keys(c.drain().get('p2')!.values)).toEqual([]);
+  });
 });
 
 describe('parseSubscribe', () => {

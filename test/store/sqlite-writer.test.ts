@@ -53,10 +53,12 @@ describe('SQLite writer thread', () => {
     const w = store.writer()!;
     const guard = { sql: COUNT, params: [], expect: 5 };
     await expect(
-      w.write([{ sql: INSERT, width: 4, params: ['w-1', 'm-1', 'A', 'B'] }], guard),
+      w.write([{ sql: INSERT, width: 4, params: ['w-1', 'm-1', 'A', 'B'] }], { guard }),
     ).rejects.toBeInstanceOf(StaleWriteError);
     expect(count()).toBe(0);
-    await w.write([{ sql: INSERT, width: 4, params: ['w-1', 'm-1', 'A', 'B'] }], { ...guard, expect: 0 });
+    await w.write([{ sql: INSERT, width: 4, params: ['w-1', 'm-1', 'A', 'B'] }], {
+      guard: { ...guard, expect: 0 },
+    });
     expect(count()).toBe(1);
   });
 
