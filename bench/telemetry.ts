@@ -110,9 +110,15 @@ async function senderVitals(job: VitalsJob): Promise<unknown> {
   const sentAt: Array<[string, number, number]> = [];
   const t0 = now();
   let i = 0;
+  let maxBurst = 0;
+  let maxBurstAt = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
       const due = Math.min(total, Math.floor(((now() - t0) / 1000) * job.rate));
+      if (due - i > maxBurst) {
+        maxBurst = due - i;
+        maxBurstAt = now() - t0;
+      }
       for (; i < due; i++) {
         const d = i % n;
         const seq = job.seqBase + Math.floor(i / n);
@@ -130,6 +136,7 @@ async function senderVitals(job: VitalsJob): Promise<unknown> {
   const seconds = (now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 50));
   sock.close();
+  process.stderr.write(`sender: largest burst ${maxBurst} datagrams at ${maxBurstAt.toFixed(0)} ms\n`);
   return { sent: total, seconds, sentAt };
 }
 

@@ -17,8 +17,7 @@
  * Reads (latest values with their age, a time range downsampled to at most `maxPoints` buckets)
  * pass the access policy and are audited.
  */
-import type { SQLInputValue } from 'node:sqlite';
-import { type Insertable, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Actor } from '../auth/policy.ts';
 import type { Bus } from '../bus/bus.ts';
@@ -33,50 +32,17 @@ import {
 } from '../clinical/vital-signs.ts';
 import { badRequest } from '../errors.ts';
 import type { Store } from '../store/db.ts';
-import type { VitalSamplesTable } from '../store/schema.ts';
-import type { SqliteWriter } from '../store/sqlite-writer.ts';
+import {
+  type SampleBatch,
+  sampleBatchFactory,
+  VITAL_COLUMNS,
+  VITAL_KEYS,
+  type VitalSample,
+} from './vitals-batch.ts';
 
-/** Column of each sign in vital_samples. */
-export const VITAL_COLUMNS = {
-  heartRate: 'heart_rate',
-  pulseRate: 'pulse_rate',
-  respiratoryRate: 'resp_rate',
-  spo2: 'spo2',
-  temperature: 'temperature',
-  systolicBp: 'systolic_bp',
-  diastolicBp: 'diastolic_bp',
-} as const satisfies Record<VitalKey, keyof VitalSamplesTable>;
+export { VITAL_COLUMNS, type VitalSample } from './vitals-batch.ts';
 
-const KEYS = Object.keys(VITAL_COLUMNS) as VitalKey[];
-const INSERT_COLUMNS = [
-  'device_id',
-  'seq',
-  'patient_id',
-  'ts',
-  'received_at',
-  ...KEYS.map((k) => VITAL_COLUMNS[k]),
-  'other',
-  'flags',
-] as const;
-const NCOL = INSERT_COLUMNS.length;
-const INSERT_SAMPLE = `INSERT INTO vital_samples (${INSERT_COLUMNS.join(', ')}) VALUES (${new Array(NCOL).fill('?').join(', ')})`;
-const UPSERT_MARK =
-  'INSERT INTO device_sequences (device_id, high_seq, updated_at) VALUES (?, ?, ?) ' +
-  // Reordered datagrams may be below the stored mark: never move it back.
-  'ON CONFLICT (device_id) DO UPDATE SET high_seq = max(high_seq, excluded.high_seq), updated_at = excluded.updated_at';
-
-export interface VitalSample {
-  readonly deviceId: string;
-  readonly seq: number;
-  readonly patientId: string | null;
-  /** Device timestamp, ms. */
-  readonly ts: number;
-  readonly receivedAt: number;
-  readonly values: VitalValues;
-  /** Codes this build does not know: kept, as JSON, not lost. */
-  readonly other: Readonly<Record<string, number>> | null;
-  readonly flags: number;
-}
+const KEYS = VITAL_KEYS;
 
 export interface VitalsOptions {
   /**
@@ -143,7 +109,11 @@ export class VitalsService {
   readonly #maxBatch: number;
   readonly #maxQueue: number;
   onSample: VitalsOptions['onSample'];
-  #queue: VitalSample[] = [];
+  readonly #newBatch: () => SampleBatch;
+  /** Full batches waiting for their commit, oldest first, then the one being filled. */
+  readonly #full: SampleBatch[] = [];
+  #filling: SampleBatch | undefined;
+  #pending = 0;
   #live: VitalSample[] = [];
   #liveScheduled = false;
   #timer: NodeJS.Timeout | undefined;
@@ -161,21 +131,29 @@ export class VitalsService {
     this.#maxBatch = opts.maxBatch ?? 32_768;
     this.#maxQueue = opts.maxQueue ?? 200_000;
     this.onSample = opts.onSample;
+    this.#newBatch = sampleBatchFactory(deps.store);
   }
 
+  /** Samples accepted and not yet committed. */
   get pending(): number {
-    return this.#queue.length;
+    return this.#pending;
   }
 
   /** Accepts one verified sample; returns false when it was dropped (overload or shutting down). */
   ingest(s: VitalSample): boolean {
-    if (this.#closed || this.#queue.length >= this.#maxQueue) {
+    if (this.#closed || this.#pending >= this.#maxQueue) {
       this.stats.dropped++;
       return false;
     }
     // Idempotent; from the first sample on (a CLI run that never ingests needs no thread).
     this.#store.backgroundCheckpoints();
-    this.#queue.push(s);
+    this.#filling ??= this.#newBatch();
+    this.#filling.add(s);
+    this.#pending++;
+    if (this.#filling.size >= this.#maxBatch) {
+      this.#full.push(this.#filling);
+      this.#filling = undefined;
+    }
     this.#live.push(s);
     if (!this.#liveScheduled) {
       this.#liveScheduled = true;
@@ -183,7 +161,7 @@ export class VitalsService {
     }
     if (s.patientId !== null) this.onSample?.(s.patientId, s.values, s.ts);
     if (this.#inFlight === undefined) {
-      if (this.#queue.length >= this.#maxBatch) this.#flushNow();
+      if (this.#full.length > 0) this.#flushNow();
       else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#flushNow(), this.#flushMs);
     }
     return true;
@@ -219,93 +197,43 @@ export class VitalsService {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#inFlight !== undefined || this.#queue.length === 0) return;
-    const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
-    this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
+    if (this.#inFlight !== undefined) return;
+    let batch = this.#full.shift();
+    if (batch === undefined && this.#filling !== undefined) {
+      batch = this.#filling;
+      this.#filling = undefined;
+    }
+    if (batch === undefined) return;
     this.#inFlight = this.#commit(batch).finally(() => {
       this.#inFlight = undefined;
       // What arrived during the commit is the next batch; under load it is ready at once.
-      if (this.#queue.length >= this.#maxBatch || (this.#closed && this.#queue.length > 0)) this.#flushNow();
-      else if (this.#queue.length > 0 && this.#timer === undefined)
+      if (this.#full.length > 0 || (this.#closed && this.#pending > 0)) this.#flushNow();
+      else if (this.#pending > 0 && this.#timer === undefined)
         this.#timer = setTimeout(() => this.#flushNow(), this.#flushMs);
     });
   }
 
-  async #commit(batch: VitalSample[]): Promise<void> {
+  async #commit(batch: SampleBatch): Promise<void> {
     const t0 = performance.now();
-    const high = new Map<string, number>();
-    for (const s of batch) {
-      const h = high.get(s.deviceId);
-      if (h === undefined || s.seq > h) high.set(s.deviceId, s.seq);
-    }
+    const n = batch.size;
     try {
-      const writer = this.#store.writer();
-      if (writer) await this.#commitSqlite(writer, batch, high);
-      else {
-        await this.#store.db.transaction().execute(async (trx) => {
-          const rows = batch.map(toRow);
-          for (let i = 0; i < rows.length; i += 2000) {
-            await trx
-              .insertInto('vital_samples')
-              .values(rows.slice(i, i + 2000))
-              .execute();
-          }
-          const now = Date.now();
-          const marks = [...high].map(([device_id, high_seq]) => ({ device_id, high_seq, updated_at: now }));
-          for (let i = 0; i < marks.length; i += 2000) {
-            await trx
-              .insertInto('device_sequences')
-              .values(marks.slice(i, i + 2000))
-              .onConflict((oc) =>
-                oc.column('device_id').doUpdateSet({
-                  // Reordered datagrams may be below the stored mark: never move it back.
-                  high_seq: sql`greatest(device_sequences.high_seq, excluded.high_seq)`,
-                  updated_at: (eb) => eb.ref('excluded.updated_at'),
-                }),
-              )
-              .execute();
-          }
-        });
-      }
+      await batch.commit();
     } catch (err) {
-      this.stats.failed += batch.length;
-      this.#log?.error({ err, samples: batch.length }, 'storing vital samples failed');
+      this.stats.failed += n;
+      this.#log?.error({ err, samples: n }, 'storing vital samples failed');
       return;
+    } finally {
+      this.#pending -= n;
     }
-    this.stats.stored += batch.length;
+    this.stats.stored += n;
     this.stats.batches++;
     this.stats.lastCommitMs = performance.now() - t0;
     this.stats.commitMs += this.stats.lastCommitMs;
   }
 
-  /**
-   * The SQLite batch goes to the writer thread (store.writer()): the inserts and the commit cost
-   * the event loop nothing but the copy of the parameters (measured: they were 9 % of the main
-   * thread at 37,000 datagrams/s, in stalls of tens of ms that overflowed the UDP buffer). Committed
-   * without fsync: vitals are never acknowledged to anyone, so nothing is promised before the
-   * commit; a process crash loses nothing (the WAL is in the OS cache) and the next fsynced commit
-   * (an alarm, an audit entry) or checkpoint makes them durable against power loss too.
-   */
-  async #commitSqlite(
-    writer: SqliteWriter,
-    batch: readonly VitalSample[],
-    high: ReadonlyMap<string, number>,
-  ): Promise<void> {
-    const marks: SQLInputValue[] = [];
-    const now = Date.now();
-    for (const [deviceId, seq] of high) marks.push(deviceId, seq, now);
-    await writer.write(
-      [
-        { sql: INSERT_SAMPLE, width: NCOL, params: sampleParams(batch) },
-        { sql: UPSERT_MARK, width: 3, params: marks },
-      ],
-      { fsync: false },
-    );
-  }
-
   /** Commits everything accepted so far. */
   async flush(): Promise<void> {
-    while (this.#queue.length > 0 || this.#inFlight !== undefined) {
+    while (this.#pending > 0 || this.#inFlight !== undefined) {
       if (this.#inFlight === undefined) this.#flushNow();
       await this.#inFlight;
     }
@@ -438,41 +366,6 @@ export class VitalsService {
   }
 }
 
-/**
- * One flat parameter list, rows in (patient, ts) order: consecutive rows then land in the same
- * leaf of the (patient, ts) index, the largest insert cost (random order touched a different leaf
- * for almost every row).
- */
-function sampleParams(unsorted: readonly VitalSample[]): SQLInputValue[] {
-  const batch = [...unsorted].sort(byPatientTime);
-  const p: SQLInputValue[] = new Array(batch.length * NCOL);
-  let o = 0;
-  for (const s of batch) {
-    const v = s.values;
-    p[o++] = s.deviceId;
-    p[o++] = s.seq;
-    p[o++] = s.patientId;
-    p[o++] = s.ts;
-    p[o++] = s.receivedAt;
-    p[o++] = v.heartRate ?? null;
-    p[o++] = v.pulseRate ?? null;
-    p[o++] = v.respiratoryRate ?? null;
-    p[o++] = v.spo2 ?? null;
-    p[o++] = v.temperature ?? null;
-    p[o++] = v.systolicBp ?? null;
-    p[o++] = v.diastolicBp ?? null;
-    p[o++] = s.other === null ? null : JSON.stringify(s.other);
-    p[o++] = s.flags;
-  }
-  return p;
-}
-
-function byPatientTime(a: VitalSample, b: VitalSample): number {
-  const pa = a.patientId ?? '';
-  const pb = b.patientId ?? '';
-  return pa < pb ? -1 : pa > pb ? 1 : a.ts - b.ts;
-}
-
 function keyFor(code: string): VitalKey {
   if ((KEYS as string[]).includes(code)) return code as VitalKey;
   if (/^\d+$/.test(code)) {
@@ -484,24 +377,4 @@ function keyFor(code: string): VitalKey {
   throw badRequest(
     `unknown vital-sign code ${code}; use one of ${VITAL_SIGNS.map((v) => v.loinc).join(', ')}`,
   );
-}
-
-function toRow(s: VitalSample): Insertable<VitalSamplesTable> {
-  const v = s.values;
-  return {
-    device_id: s.deviceId,
-    seq: s.seq,
-    patient_id: s.patientId,
-    ts: s.ts,
-    received_at: s.receivedAt,
-    heart_rate: v.heartRate ?? null,
-    pulse_rate: v.pulseRate ?? null,
-    resp_rate: v.respiratoryRate ?? null,
-    spo2: v.spo2 ?? null,
-    temperature: v.temperature ?? null,
-    systolic_bp: v.systolicBp ?? null,
-    diastolic_bp: v.diastolicBp ?? null,
-    other: s.other === null ? null : JSON.stringify(s.other),
-    flags: s.flags,
-  };
 }

@@ -5,7 +5,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { WriteReply, WriteRequest } from './sqlite-writer.ts';
+import type { RowsOp, WriteOp, WriteReply, WriteRequest } from './sqlite-writer.ts';
 
 const port = parentPort;
 if (!port) throw new Error('sqlite-writer-worker runs as a worker thread only');
@@ -45,6 +45,40 @@ function multiRow(sql: string): string | undefined {
   return out;
 }
 
+/** A RowsOp as a plain op: rows in the asked order, NaN as NULL, text indexes as their strings. */
+function paramsOf(op: RowsOp): WriteOp {
+  const { width, values } = op;
+  const text: Array<string[] | undefined> = new Array(width);
+  for (const t of op.text) text[t.column] = t.table;
+  const order = Array.from({ length: op.rows }, (_, i) => i);
+  const by = op.orderBy ?? [];
+  if (by.length > 0) {
+    order.sort((a, b) => {
+      for (const c of by) {
+        // NaN (NULL) first, as SQLite orders NULL.
+        const x = values[a * width + c]!;
+        const y = values[b * width + c]!;
+        if (x === y) continue;
+        if (Number.isNaN(x)) return Number.isNaN(y) ? 0 : -1;
+        if (Number.isNaN(y)) return 1;
+        return x - y;
+      }
+      return a - b;
+    });
+  }
+  const params: SQLInputValue[] = new Array(op.rows * width);
+  let o = 0;
+  for (const r of order) {
+    const base = r * width;
+    for (let c = 0; c < width; c++) {
+      const v = values[base + c]!;
+      const t = text[c];
+      params[o++] = Number.isNaN(v) ? null : t === undefined ? v : t[v]!;
+    }
+  }
+  return { sql: op.sql, width, params };
+}
+
 function apply(req: WriteRequest): WriteReply {
   if (!req.fsync) db.exec('PRAGMA synchronous = NORMAL');
   try {
@@ -69,7 +103,8 @@ function transaction(req: WriteRequest): WriteReply {
     }
     const changes: number[] = [];
     const rowids: Array<number[] | undefined> = [];
-    for (const op of req.ops) {
+    for (const given of req.ops) {
+      const op = 'values' in given ? paramsOf(given) : given;
       const st = statement(op.sql);
       let n = 0;
       const ids: number[] | undefined = op.rowids ? [] : undefined;

@@ -32,6 +32,23 @@ export interface WriteOp {
   rowids?: boolean;
 }
 
+/**
+ * Rows given as numbers, for hot append paths (vitals samples): the buffer is transferred to the
+ * thread, not copied value by value, and the main thread builds it as data arrives.
+ */
+export interface RowsOp {
+  /** A single-row `INSERT … VALUES (?, …)` with `width` parameters. */
+  sql: string;
+  width: number;
+  rows: number;
+  /** Row-major, `width` values per row (it may be longer than `rows` need); NaN is NULL. */
+  values: Float64Array;
+  /** Text columns: the row's number is an index into `table`. */
+  text: Array<{ column: number; table: string[] }>;
+  /** Insert in ascending order of these columns (text columns by index: equal strings group). */
+  orderBy?: number[];
+}
+
 export interface WriteGuard {
   sql: string;
   params: SQLInputValue[];
@@ -40,7 +57,7 @@ export interface WriteGuard {
 
 export interface WriteRequest {
   id: number;
-  ops: WriteOp[];
+  ops: Array<WriteOp | RowsOp>;
   guard?: WriteGuard | undefined;
   /** false: commit with synchronous=NORMAL (no fsync); see WriteOptions. */
   fsync: boolean;
@@ -108,7 +125,7 @@ export class SqliteWriter {
   }
 
   /** Runs `ops` in one transaction; resolves once it is committed (and fsynced, unless asked not to). */
-  write(ops: WriteOp[], opts: WriteOptions = {}): Promise<WriteResult> {
+  write(ops: Array<WriteOp | RowsOp>, opts: WriteOptions = {}): Promise<WriteResult> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
     return new Promise<WriteResult>((resolve, reject) => {
@@ -118,7 +135,10 @@ export class SqliteWriter {
       }
       this.#waiting.set(id, { resolve, reject });
       const req: WriteRequest = { id, ops, guard: opts.guard, fsync: opts.fsync ?? true };
-      this.#worker.postMessage(req);
+      const transfer: ArrayBuffer[] = [];
+      for (const op of ops) if ('values' in op) transfer.push(op.values.buffer as ArrayBuffer);
+      // A RowsOp's buffer moves to the thread: the caller must not touch it afterwards.
+      this.#worker.postMessage(req, transfer);
     });
   }
 

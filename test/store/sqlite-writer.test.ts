@@ -48,6 +48,40 @@ describe('SQLite writer thread', () => {
     expect(count()).toBe(2);
   });
 
+  it('writes rows given as numbers: NULL for NaN, text by index, in the asked order, buffer moved', async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    const w = store.writer()!;
+    const sqlRows =
+      'INSERT INTO patients (id, mrn, given_name, family_name, sex, birth_date, ward, bed, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, NULL, ?, NULL, ?, 1)';
+    const width = 6;
+    const ids = ['w-b', 'w-a', 'w-c'];
+    const wards = ['ICU', 'ER'];
+    // id, mrn (= id), given, family, ward, created_at; spare capacity beyond `rows` is ignored.
+    const values = new Float64Array(width * 5);
+    values.set([0, 0, 2, 2, 1, 30, 1, 1, 2, 2, Number.NaN, 10, 2, 2, 2, 2, 0, 20]);
+    const r = await w.write([
+      {
+        sql: sqlRows,
+        width,
+        rows: 3,
+        values,
+        text: [0, 1, 2, 3].map((column) => ({ column, table: ids })).concat([{ column: 4, table: wards }]),
+        orderBy: [4, 5],
+      },
+    ]);
+    expect(r.changes).toEqual([3]);
+    expect(values.byteLength).toBe(0); // transferred to the thread, not copied
+    const rows = store
+      .sqlite!.prepare("SELECT id, ward, created_at FROM patients WHERE id LIKE 'w-%' ORDER BY rowid")
+      .all();
+    // NULL ward first, then ICU (index 0) before ER (index 1): the order asked for, by index.
+    expect(rows).toEqual([
+      { id: 'w-a', ward: null, created_at: 10 },
+      { id: 'w-c', ward: 'ICU', created_at: 20 },
+      { id: 'w-b', ward: 'ER', created_at: 30 },
+    ]);
+  });
+
   it('writes nothing when its guard does not hold', async () => {
     store = await openStore({ dataDir: tempDir('cw-writer-') });
     const w = store.writer()!;
