@@ -56,8 +56,8 @@ export interface Services {
 
 export interface ServiceOptions {
   /**
-   * Commit audit batches on the store's writer thread (SQLite). Servers do; a one-shot command
-   * that appends a few entries would only pay for starting the thread.
+   * Commit audit and alarm batches on the store's writer thread (SQLite). Servers do; a one-shot
+   * command that appends a few entries would only pay for starting the thread.
    */
   writerThread?: boolean;
 }
@@ -91,7 +91,14 @@ export async function createServices(
   const devices = new DeviceRegistry(db, loadOrCreateKek(config.dataDir), audit);
   await devices.load();
   const alarms = new AlarmService(
-    { db, bus, gate, audit, observations: new ObservationService(db, gate) },
+    {
+      db,
+      bus,
+      gate,
+      audit,
+      observations: new ObservationService(db, gate),
+      writer: opts.writerThread ? store.writer() : undefined,
+    },
     { groupCommitMs: config.groupCommitMs, groupCommitMax: config.groupCommitMax },
   );
   await alarms.start();

@@ -24,10 +24,19 @@ import { badRequest, notFound } from '../errors.ts';
 import type { Db } from '../store/db.ts';
 import { GroupCommitter } from '../store/group-commit.ts';
 import type { AlarmFramesTable, AlarmsTable } from '../store/schema.ts';
+import type { SqliteWriter } from '../store/sqlite-writer.ts';
 import type { DeviceAlarm } from '../telemetry/alarm-frame.ts';
 import { AlarmEngine } from './alarm-engine.ts';
 import type { AlarmEvent, AlarmSnapshot, AlarmState } from './alarm-lifecycle.ts';
-import { findFrame, fromAlarmRow, insertFrame, toAlarmRow, upsertAlarms } from './alarm-store.ts';
+import {
+  findFrame,
+  fromAlarmRow,
+  insertFrame,
+  insertFramesOp,
+  toAlarmRow,
+  upsertAlarms,
+  upsertAlarmsOp,
+} from './alarm-store.ts';
 import { type Consciousness, type Spo2Scale, scoreNews2 } from './news2.ts';
 import { type News2State, News2Tracker } from './news2-tracker.ts';
 
@@ -57,6 +66,20 @@ export interface AlarmServiceOptions {
 interface AlarmWrite {
   frame?: Insertable<AlarmFramesTable>;
   alarms: Insertable<AlarmsTable>[];
+}
+
+/** A batch of alarm writes in one writer-thread transaction; per item, whether its frame was new. */
+async function commitOnThread(writer: SqliteWriter, items: readonly AlarmWrite[]): Promise<boolean[]> {
+  const frames: Insertable<AlarmFramesTable>[] = [];
+  const rows: Insertable<AlarmsTable>[] = [];
+  for (const it of items) {
+    if (it.frame) frames.push(it.frame);
+    rows.push(...it.alarms);
+  }
+  const r = await writer.write([insertFramesOp(frames), upsertAlarmsOp(rows)]);
+  const ids = r.rowids[0] ?? [];
+  let f = 0;
+  return items.map((it) => (it.frame ? ids[f++] !== -1 : true));
 }
 
 export interface DeviceRef {
@@ -107,7 +130,15 @@ export class AlarmService {
   readonly stats = { events: 0, escalations: 0, persistFailures: 0, framesStored: 0, frameDuplicates: 0 };
 
   constructor(
-    deps: { db: Db; bus: Bus; gate: AccessGate; audit: AuditLog; observations: ObservationService },
+    deps: {
+      db: Db;
+      bus: Bus;
+      gate: AccessGate;
+      audit: AuditLog;
+      observations: ObservationService;
+      /** The SQLite writer thread, when alarm writes should commit there (servers). */
+      writer?: SqliteWriter | undefined;
+    },
     opts: AlarmServiceOptions = {},
   ) {
     this.#db = deps.db;
@@ -118,19 +149,29 @@ export class AlarmService {
     this.#now = opts.now ?? Date.now;
     this.#log = opts.logger;
     this.engine = new AlarmEngine(opts.escalateAfterMs ? { escalateAfterMs: opts.escalateAfterMs } : {});
-    this.#writer = new GroupCommitter<AlarmWrite, boolean>(
-      this.#db,
-      async (trx, items) => {
-        const out: boolean[] = [];
-        for (const it of items) {
-          const inserted = it.frame ? await insertFrame(trx, it.frame) : true;
-          await upsertAlarms(trx, it.alarms);
-          out.push(inserted);
-        }
-        return out;
-      },
-      { maxDelayMs: opts.groupCommitMs ?? 1, maxItems: opts.groupCommitMax ?? 512 },
-    );
+    const commit = { maxDelayMs: opts.groupCommitMs ?? 1, maxItems: opts.groupCommitMax ?? 512 };
+    const thread = deps.writer;
+    this.#writer = thread
+      ? // SQLite: the writer thread commits (and fsyncs) while this thread reads the next frames;
+        // on the main connection each commit blocked the event loop, and under vitals load it
+        // waited there for the writer's lock (measured: alarm ACK p99 105–150 ms, UDP loss).
+        new GroupCommitter<AlarmWrite, boolean>(null, (items) => commitOnThread(thread, items), {
+          ...commit,
+          pipeline: 2,
+        })
+      : new GroupCommitter<AlarmWrite, boolean>(
+          this.#db,
+          async (trx, items) => {
+            const out: boolean[] = [];
+            for (const it of items) {
+              const inserted = it.frame ? await insertFrame(trx, it.frame) : true;
+              await upsertAlarms(trx, it.alarms);
+              out.push(inserted);
+            }
+            return out;
+          },
+          commit,
+        );
   }
 
   /** Rebuilds open alarms and NEWS2 settings from the store, then starts the timers. */

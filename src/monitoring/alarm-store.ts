@@ -3,8 +3,10 @@
  * device alarm frames that fed them (the channel's exactly-once log). Mapping only; transactions
  * are the caller's (the alarm service's group commit).
  */
+import type { SQLInputValue } from 'node:sqlite';
 import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
 import type { AlarmFramesTable, AlarmsTable, Database } from '../store/schema.ts';
+import type { WriteOp } from '../store/sqlite-writer.ts';
 import type { AlarmCategory, AlarmPriority } from './alarm-kinds.ts';
 import type { AlarmSnapshot, AlarmSource, AlarmState, ResolveReason } from './alarm-lifecycle.ts';
 
@@ -109,4 +111,66 @@ export async function findFrame(
     .where('alarm_id', '=', alarmId)
     .where('event', '=', event)
     .executeTakeFirst();
+}
+
+// The same writes as upsertAlarms and insertFrame, as statements for the SQLite writer thread.
+const ALARM_COLUMNS = [
+  'id',
+  'patient_id',
+  'kind',
+  'category',
+  'priority',
+  'source',
+  'state',
+  'latched',
+  'condition_present',
+  'text',
+  'value',
+  'limit_value',
+  'raised_at',
+  'high_since',
+  'acked_at',
+  'acked_by',
+  'resolved_at',
+  'resolved_by',
+  'resolution',
+  'escalated_at',
+  'device_id',
+  'device_alarm_id',
+  'updated_at',
+] as const satisfies ReadonlyArray<keyof AlarmsTable>;
+const FRAME_COLUMNS = [
+  'device_id',
+  'alarm_id',
+  'event',
+  'patient_id',
+  'alarm_ref',
+  'kind',
+  'priority',
+  'device_time',
+  'received_at',
+  'body',
+] as const satisfies ReadonlyArray<keyof AlarmFramesTable>;
+const placeholders = (n: number) => new Array(n).fill('?').join(', ');
+const UPSERT_ALARM =
+  `INSERT INTO alarms (${ALARM_COLUMNS.join(', ')}) VALUES (${placeholders(ALARM_COLUMNS.length)}) ` +
+  `ON CONFLICT (id) DO UPDATE SET ${ALARM_COLUMNS.slice(1)
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}`;
+const INSERT_FRAME =
+  `INSERT INTO alarm_frames (${FRAME_COLUMNS.join(', ')}) VALUES (${placeholders(FRAME_COLUMNS.length)}) ` +
+  'ON CONFLICT (device_id, alarm_id, event) DO NOTHING';
+
+/** upsertAlarms as one writer-thread op (rows in order: a later snapshot of an alarm wins). */
+export function upsertAlarmsOp(rows: readonly Insertable<AlarmsTable>[]): WriteOp {
+  const params: SQLInputValue[] = [];
+  for (const r of rows) for (const c of ALARM_COLUMNS) params.push(r[c] ?? null);
+  return { sql: UPSERT_ALARM, width: ALARM_COLUMNS.length, params };
+}
+
+/** insertFrame for several frames as one writer-thread op; each run's rowid is -1 for a duplicate. */
+export function insertFramesOp(rows: readonly Insertable<AlarmFramesTable>[]): WriteOp {
+  const params: SQLInputValue[] = [];
+  for (const r of rows) for (const c of FRAME_COLUMNS) params.push(r[c] ?? null);
+  return { sql: INSERT_FRAME, width: FRAME_COLUMNS.length, params, rowids: true };
 }
