@@ -10,9 +10,9 @@
  * follows within `flushMs`. Large batches matter here: each commit rewrites the index leaf of
  * every patient in it, so the cost per row falls as the batch grows.
  *
- * Hot path, measured (bench/telemetry.ts): on SQLite each batch goes to the writer thread as one
- * flat parameter list (multi-row INSERTs there, committed without fsync); PostgreSQL uses Kysely's
- * multi-row insert, which does not block the event loop.
+ * Hot path, measured (bench/telemetry.ts): batches are built and committed by vitals-batch.ts (on
+ * SQLite a Float64Array moved to the writer thread, committed there without fsync; on PostgreSQL
+ * Kysely's multi-row insert, which does not block the event loop).
  *
  * Reads (latest values with their age, a time range downsampled to at most `maxPoints` buckets)
  * pass the access policy and are audited.
@@ -39,10 +39,6 @@ import {
   VITAL_KEYS,
   type VitalSample,
 } from './vitals-batch.ts';
-
-export { VITAL_COLUMNS, type VitalSample } from './vitals-batch.ts';
-
-const KEYS = VITAL_KEYS;
 
 export interface VitalsOptions {
   /**
@@ -145,8 +141,7 @@ export class VitalsService {
       this.stats.dropped++;
       return false;
     }
-    // Idempotent; from the first sample on (a CLI run that never ingests needs no thread).
-    this.#store.backgroundCheckpoints();
+    // The first batch starts the SQLite writer thread, and with it the WAL checkpoint thread.
     this.#filling ??= this.#newBatch();
     this.#filling.add(s);
     this.#pending++;
@@ -253,7 +248,7 @@ export class VitalsService {
     const decision = await this.#gate.check(actor, 'clinical:read', { type: 'patient', patientId }, ctx);
     const now = Date.now();
     const values: LatestVital[] = [];
-    for (const key of KEYS) {
+    for (const key of VITAL_KEYS) {
       const col = VITAL_COLUMNS[key];
       const row = await this.#store.db
         .selectFrom('vital_samples')
@@ -287,7 +282,7 @@ export class VitalsService {
 
   /** A patient's vitals over a time range, one series per sign, downsampled for long ranges. */
   async range(actor: Actor, patientId: string, q: RangeQuery, ctx: AccessContext): Promise<VitalSeries[]> {
-    const keys = q.code === undefined ? KEYS : [keyFor(q.code)];
+    const keys = q.code === undefined ? VITAL_KEYS : [keyFor(q.code)];
     const to = q.to ?? Date.now();
     const from = q.from ?? to - 3600_000;
     if (!(from <= to)) throw badRequest('from must not be after to');
@@ -367,7 +362,7 @@ export class VitalsService {
 }
 
 function keyFor(code: string): VitalKey {
-  if ((KEYS as string[]).includes(code)) return code as VitalKey;
+  if ((VITAL_KEYS as string[]).includes(code)) return code as VitalKey;
   if (/^\d+$/.test(code)) {
     const sign = vitalByCode(Number(code));
     if (sign) return sign.key;
