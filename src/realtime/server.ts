@@ -40,6 +40,7 @@ import {
   type Values,
   type VitalsUpdate,
 } from './protocol.ts';
+import { skipRecoveryStore } from './recovery-store.ts';
 import { news2FromBus } from './replay.ts';
 import {
   DEVICES_ROOM,
@@ -110,6 +111,8 @@ export async function attachRealtime(o: RealtimeOptions): Promise<Realtime> {
   });
 
   installFastBroadcast(io);
+  // Vitals are replayed from the store on resubscribe; keeping them for recovery only costs memory.
+  skipRecoveryStore(io, [EVENTS.vitals]);
   const directory = new PatientDirectory(services.store.db);
   await directory.start();
   const subscriptions = new Subscriptions(services, directory);

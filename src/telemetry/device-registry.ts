@@ -58,7 +58,10 @@ export class DeviceRegistry {
   #entries = new Map<string, DeviceEntry>();
   #lastReload = 0;
   #reloading: Promise<void> | undefined;
-  /** Called after the device set changed (gateways drop replay state of removed devices). */
+  /**
+   * Called after the device set may have changed (a load, an add, a removal), with the ids removed:
+   * gateways drop replay state of removed devices and pass the keys to their receive threads.
+   */
   onChange: ((removed: readonly string[]) => void) | undefined;
 
   constructor(db: Db, kek: Buffer, audit: AuditLog, opts: { reloadMinMs?: number } = {}) {
@@ -90,7 +93,7 @@ export class DeviceRegistry {
     const removed = [...this.#entries.keys()].filter((id) => !next.has(id));
     this.#entries = next;
     this.#lastReload = Date.now();
-    if (removed.length > 0) this.onChange?.(removed);
+    this.onChange?.(removed);
   }
 
   get size(): number {
@@ -180,6 +183,7 @@ export class DeviceRegistry {
       detail: { bed, description: input.description ?? null, keyProvided: input.key !== undefined },
     });
     this.#entries.set(input.id, { id: input.id, key: importDeviceKey(keyBytes), patientId, bed });
+    this.onChange?.([]);
     return {
       device: {
         id: input.id,

@@ -1,14 +1,13 @@
 /**
- * The UDP vitals listener (gateway `telemetry`): decode, look up the device key, verify the tag,
- * check the replay window, hand the sample to the vitals service (which stores it by group commit
- * and publishes it), and count everything else. Per datagram there is no promise and no log line;
- * rejections are counted, logged at a limited rate and audited once per burst (RejectionMonitor).
- *
- * Node gives one 'message' event per datagram (no recvmmsg), so the socket gets a large receive
- * buffer: while the event loop is busy committing a batch, datagrams wait in the kernel instead of
- * being dropped.
+ * The UDP vitals listener (gateway `telemetry`). A receive thread (udp-receiver.ts) owns the socket,
+ * decodes each datagram and verifies its tag under the device key; this class, on the main thread,
+ * checks the replay window, hands the sample to the vitals service (which stores it by group
+ * commit and publishes it), and counts everything else. Per datagram there is no promise and no
+ * log line; rejections are counted, logged at a limited rate and audited once per burst
+ * (RejectionMonitor). The socket gets a large receive buffer, so a busy moment costs latency, not
+ * data.
  */
-import dgram from 'node:dgram';
+import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AuditLog } from '../audit/log.ts';
@@ -16,10 +15,10 @@ import { isPlausible, type VitalKey, vitalByCode } from '../clinical/vital-signs
 import type { Gateway, GatewayContext } from '../gateways.ts';
 import type { VitalsService } from '../monitoring/vitals-service.ts';
 import type { Db } from '../store/db.ts';
-import { decodeDatagram, verifyDatagram } from './datagram.ts';
 import type { DeviceRegistry } from './device-registry.ts';
 import { RejectionMonitor } from './rejection-monitor.ts';
 import { ReplayGuard, type ReplayOptions } from './replay.ts';
+import { type ReceivedDatagram, UdpReceiver } from './udp-receiver.ts';
 
 /** Requested SO_RCVBUF; the kernel caps it at net.core.rmem_max (the gateway logs what it got). */
 export const RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024;
@@ -52,7 +51,7 @@ export class UdpGateway implements Gateway {
   readonly monitor: RejectionMonitor;
   readonly #d: UdpGatewayDeps;
   readonly #now: () => number;
-  #socket: dgram.Socket | undefined;
+  #receiver: UdpReceiver | undefined;
   readonly #seen = new Set<string>();
   /** Counters (read by /metrics at scrape time, so the hot path only adds to numbers). */
   readonly counts = { received: 0, accepted: 0, rejected: 0, implausible: 0, unknownCodes: 0, dropped: 0 };
@@ -65,6 +64,7 @@ export class UdpGateway implements Gateway {
     this.monitor = new RejectionMonitor({ source: 'telemetry', audit: d.audit, logger: d.logger });
     d.devices.onChange = (removed) => {
       for (const id of removed) this.guard.forget(id);
+      this.#receiver?.setKeys(this.#keys());
     };
     if (d.registry) this.#metrics(d.registry);
   }
@@ -73,42 +73,48 @@ export class UdpGateway implements Gateway {
     // Resume each device's window where the store left it, so a restart does not reopen replays.
     const marks = await this.#d.db.selectFrom('device_sequences').select(['device_id', 'high_seq']).execute();
     for (const m of marks) this.guard.resume(m.device_id, Number(m.high_seq));
-    const socket = dgram.createSocket({
-      type: isIP(this.#d.host) === 6 ? 'udp6' : 'udp4',
-      recvBufferSize: RECEIVE_BUFFER_BYTES,
-    });
-    this.#socket = socket;
-    socket.on('message', (msg, rinfo) => this.handle(msg, rinfo.address));
-    socket.on('error', (err) => this.#d.logger?.error({ err }, 'telemetry socket error'));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(this.#d.port, this.#d.host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    try {
-      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
-    } catch {
-      // Capped by the kernel; the size actually granted is read below.
-    }
-    this.receiveBufferBytes = socket.getRecvBufferSize();
+    const logger = this.#d.logger;
+    const { receiver, port, recvBufferBytes } = await UdpReceiver.start(
+      {
+        type: isIP(this.#d.host) === 6 ? 'udp6' : 'udp4',
+        host: this.#d.host,
+        port: this.#d.port,
+        recvBufferSize: RECEIVE_BUFFER_BYTES,
+      },
+      this.#keys(),
+      {
+        accepted: (datagram) => this.accept(datagram),
+        rejected: (reason, address, deviceId, detail) => {
+          this.counts.received++;
+          // A miss may be a device registered on another node: the registry reloads (rate-limited).
+          if (reason === 'unknown_device' && deviceId !== null) this.#d.devices.get(deviceId);
+          this.#reject(reason, address, deviceId, () => detail);
+        },
+        error: (err) => logger?.error({ err }, 'telemetry socket error'),
+      },
+    );
+    this.#receiver = receiver;
+    this.receiveBufferBytes = recvBufferBytes;
     this.monitor.start();
-    return socket.address().port;
+    return port;
   }
 
-  /** The receive path for one datagram (public so tests and the benchmark can drive it directly). */
-  /** Returns true when the datagram was accepted. */
-  handle(buf: Buffer, address: string): boolean {
+  #keys(): Array<[string, KeyObject]> {
+    const keys: Array<[string, KeyObject]> = [];
+    for (const e of this.#d.devices.entries()) keys.push([e.id, e.key]);
+    return keys;
+  }
+
+  /**
+   * The main-thread part of the receive path, for a datagram the receive thread decoded and
+   * authenticated: device → patient, replay window, values, storage. Returns true when accepted.
+   */
+  accept(v: ReceivedDatagram): boolean {
     this.counts.received++;
-    const decoded = decodeDatagram(buf);
-    if (!decoded.ok) return this.#reject(decoded.error.reason, address, null, () => decoded.error.message);
-    const d = decoded.value;
-    const device = this.#d.devices.get(d.deviceId);
-    if (device === undefined) return this.#reject('unknown_device', address, d.deviceId);
-    const verified = verifyDatagram(d, device.key);
-    if (!verified.ok) return this.#reject(verified.error.reason, address, d.deviceId);
-    const v = verified.value;
+    const address = v.address;
+    // Removed since the thread checked it (its key set follows the registry a moment later).
+    const device = this.#d.devices.get(v.deviceId);
+    if (device === undefined) return this.#reject('unknown_device', address, v.deviceId);
     const now = this.#now();
     const verdict = this.guard.check(v.deviceId, v.sequence, v.timestamp, now);
     if (!verdict.accepted) return this.#reject(verdict.reason, address, v.deviceId);
@@ -125,14 +131,17 @@ export class UdpGateway implements Gateway {
       diastolicBp: undefined,
     };
     let other: Record<string, number> | null = null;
-    for (const m of v.measurements) {
-      const sign = vitalByCode(m.code);
+    const n = v.numbers;
+    for (let i = 0, o = v.offset; i < v.count; i++, o += 2) {
+      const code = n[o]!;
+      const value = n[o + 1]!;
+      const sign = vitalByCode(code);
       if (sign === undefined) {
         this.counts.unknownCodes++;
         other ??= {};
-        other[m.code] = m.value;
-      } else if (!isPlausible(sign, m.value)) this.counts.implausible++;
-      else values[sign.key] = m.value;
+        other[code] = value;
+      } else if (!isPlausible(sign, value)) this.counts.implausible++;
+      else values[sign.key] = value;
     }
     const ok = this.#d.vitals.ingest({
       deviceId: v.deviceId,
@@ -257,9 +266,9 @@ export class UdpGateway implements Gateway {
   }
 
   async stop(): Promise<void> {
-    const s = this.#socket;
-    this.#socket = undefined;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    const r = this.#receiver;
+    this.#receiver = undefined;
+    await r?.close();
     await this.#d.vitals.flush();
     await this.monitor.stop();
   }
