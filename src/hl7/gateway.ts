@@ -70,7 +70,12 @@ export function hl7Gateway(ctx: GatewayContext): Gateway {
   const log = logger.child({ gateway: 'hl7' });
   const metrics = hl7Metrics(ctx.registry);
   const ingest = new Hl7Ingest(
-    { store: services.store, patients: services.patients, observations: services.observations },
+    {
+      store: services.store,
+      patients: services.patients,
+      observations: services.observations,
+      writer: services.store.engine === 'sqlite' ? services.store.writer() : undefined,
+    },
     {
       rejectUnknownTypes: config.hl7RejectUnknown,
       groupCommit: { maxDelayMs: config.groupCommitMs, maxItems: config.groupCommitMax },

@@ -5,12 +5,14 @@
 // stored for it and not stored again.
 
 import { type Buffer, isUtf8 } from 'node:buffer';
+import type { SQLInputValue } from 'node:sqlite';
 import type { Insertable, Transaction } from 'kysely';
 import type { NewObservation, ObservationService } from '../clinical/observations.ts';
 import type { PatientService } from '../clinical/patients.ts';
 import type { Store } from '../store/db.ts';
 import { type GroupCommitOptions, GroupCommitter } from '../store/group-commit.ts';
 import type { Database, Hl7MessagesTable } from '../store/schema.ts';
+import type { SqliteWriter } from '../store/sqlite-writer.ts';
 import { type AckPlan, buildAcks, type Hl7Outcome, type OriginalAckCode, planAcks } from './ack.ts';
 import { ASCII, type Hl7Charset } from './charset.ts';
 import type { Hl7ErrorDetail } from './errors.ts';
@@ -19,7 +21,17 @@ import { type Interpretation, interpretMessage } from './interpret.ts';
 import type { Hl7Message } from './message.ts';
 import { frame } from './mllp.ts';
 import { tryParseHl7 } from './parse.ts';
-import { createPgOps, createSqliteOps } from './store-ops.ts';
+import {
+  createPgOps,
+  createSqliteOps,
+  INSERT_MESSAGE_SQL,
+  INSERT_OBSERVATION_SQL,
+  MESSAGE_WIDTH,
+  OBSERVATION_SOURCE_REF,
+  OBSERVATION_WIDTH,
+  pushMessageParams,
+  pushObservationParams,
+} from './store-ops.ts';
 
 /** Separates the ACK payloads of one message in the stored `ack` text (FS never occurs inside one). */
 export const ACK_SEPARATOR = '\u001c';
@@ -62,13 +74,19 @@ export interface IngestDeps {
   store: Store;
   patients: PatientService;
   observations: ObservationService;
+  /**
+   * SQLite: commit on the store's writer thread (the gateway passes it). The event loop then
+   * parses the next messages while a batch commits and fsyncs, instead of blocking on it.
+   */
+  writer?: SqliteWriter | undefined;
 }
 
 /** Database operations of one batch; SQLite uses raw prepared statements, PostgreSQL Kysely. */
 export interface IngestOps {
   /** Stored id and ACK of the keys already present. */
-  findStored(trx: Transaction<Database>, keys: string[]): Promise<Map<string, StoredAck>>;
-  findPatients(trx: Transaction<Database>, mrns: string[]): Promise<Map<string, string>>;
+  /** `trx` null: on the SQLite main connection outside a transaction (committed rows only). */
+  findStored(trx: Transaction<Database> | null, keys: string[]): Promise<Map<string, StoredAck>>;
+  findPatients(trx: Transaction<Database> | null, mrns: string[]): Promise<Map<string, string>>;
   /** Inserts rows; each result is the new id, or undefined when its dedup key already existed. */
   insertMessages(trx: Transaction<Database>, rows: MessageRow[]): Promise<Array<number | undefined>>;
   insertObservations(trx: Transaction<Database>, list: NewObservation[]): Promise<void>;
@@ -209,11 +227,23 @@ interface Applied {
   duplicate: boolean;
 }
 
+interface Classified {
+  /** Filled in for duplicates of stored messages; the rest as they are stored. */
+  out: Array<Applied | undefined>;
+  fresh: number[];
+  /** [item, the earlier item of the batch with the same key]. */
+  dupOfBatch: Array<[number, number]>;
+}
+
 export class Hl7Ingest {
   readonly #committer: GroupCommitter<PreparedMessage, Applied>;
   readonly #opts: Hl7IngestOptions;
   readonly #deps: IngestDeps;
   readonly #ops: IngestOps;
+  /** Writer-thread batches not yet committed (a main-connection batch waits for them). */
+  readonly #writerBatches = new Set<Promise<unknown>>();
+  /** The last main-connection batch (writer batches and look-ups wait for it). */
+  #mainBatch: Promise<void> = Promise.resolve();
   /** Counters for metrics and the connection audit. */
   readonly stats = { received: 0, stored: 0, duplicates: 0, failed: 0 };
 
@@ -221,11 +251,17 @@ export class Hl7Ingest {
     this.#deps = deps;
     this.#opts = opts;
     this.#ops = deps.store.engine === 'sqlite' ? createSqliteOps(deps.store) : createPgOps(deps.observations);
-    this.#committer = new GroupCommitter<PreparedMessage, Applied>(
-      deps.store.db,
-      (trx, items) => this.#apply(trx, items),
-      opts.groupCommit,
-    );
+    const writer = deps.store.engine === 'sqlite' ? deps.writer : undefined;
+    this.#committer = writer
+      ? new GroupCommitter<PreparedMessage, Applied>(null, (items) => this.#commitOnWriter(writer, items), {
+          ...opts.groupCommit,
+          pipeline: 2,
+        })
+      : new GroupCommitter<PreparedMessage, Applied>(
+          deps.store.db,
+          (trx, items) => this.#apply(trx, items),
+          opts.groupCommit,
+        );
   }
 
   get committer(): GroupCommitter<PreparedMessage, Applied> {
@@ -280,13 +316,15 @@ export class Hl7Ingest {
     return { frames: p.frames, code: p.row.ack_code as OriginalAckCode, duplicate: false, id: a.id };
   }
 
-  async #apply(trx: Transaction<Database>, items: readonly PreparedMessage[]): Promise<Applied[]> {
-    const ops = this.#ops;
+  /**
+   * Duplicates: of a stored message (answered from the store), or of an earlier item in the same
+   * batch (answered like it once it is stored). `fresh` are the items to store, in order.
+   */
+  async #classify(trx: Transaction<Database> | null, items: readonly PreparedMessage[]): Promise<Classified> {
     const out: Array<Applied | undefined> = new Array(items.length);
-    // 1. Duplicates: of a stored message, or of an earlier item in this same batch.
     const keys: string[] = [];
     for (const p of items) if (p.row.dedup_key) keys.push(p.row.dedup_key);
-    const stored = keys.length > 0 ? await ops.findStored(trx, keys) : new Map();
+    const stored = keys.length > 0 ? await this.#ops.findStored(trx, keys) : new Map<string, StoredAck>();
     const firstInBatch = new Map<string, number>();
     const fresh: number[] = [];
     const dupOfBatch: Array<[number, number]> = [];
@@ -307,6 +345,105 @@ export class Hl7Ingest {
       }
       fresh.push(i);
     }
+    return { out, fresh, dupOfBatch };
+  }
+
+  /**
+   * SQLite with the writer thread. Look-ups run here on the main connection; the writes (message
+   * rows, then the observations of those that were new) go to the writer thread as one
+   * transaction, which this thread does not wait on: with `pipeline: 2` the next batch is parsed
+   * and prepared while this one commits. A batch that must change the patient registry (an ADT, or
+   * a result for an MRN not seen yet) runs as before, in a transaction on the main connection,
+   * after every writer batch before it and before any after it, so the order of effects holds.
+   */
+  async #commitOnWriter(writer: SqliteWriter, items: readonly PreparedMessage[]): Promise<Applied[]> {
+    // Never read beside an open main-connection transaction: it would see uncommitted rows.
+    await this.#mainBatch;
+    const { out, fresh, dupOfBatch } = await this.#classify(null, items);
+    const mrns: string[] = [];
+    let registry = false;
+    for (const i of fresh) {
+      const w = items[i]!.work;
+      if (w?.kind === 'oru') mrns.push(w.mrn);
+      else if (w?.kind === 'adt') registry = true;
+    }
+    const known = mrns.length > 0 ? await this.#ops.findPatients(null, mrns) : new Map<string, string>();
+    if (registry || mrns.some((m) => !known.has(m))) {
+      const before = [...this.#writerBatches];
+      const run = Promise.allSettled(before).then(() =>
+        this.#deps.store.db.transaction().execute((trx) => this.#apply(trx, items)),
+      );
+      this.#mainBatch = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
+    }
+    const messageParams: SQLInputValue[] = [];
+    const obsParams: SQLInputValue[] = [];
+    const parentRows: number[] = [];
+    const now = Date.now();
+    for (let k = 0; k < fresh.length; k++) {
+      const p = items[fresh[k]!]!;
+      const w = p.work;
+      const patientId = w?.kind === 'oru' ? known.get(w.mrn)! : undefined;
+      pushMessageParams(messageParams, patientId === undefined ? p.row : { ...p.row, patient_id: patientId });
+      if (w?.kind === 'oru' && w.observations.length > 0) {
+        // source_ref is filled in by the writer thread with the message's new rowid.
+        const list = w.observations.map((d) => ({ ...d, patientId: patientId!, sourceRef: '' }));
+        pushObservationParams(obsParams, list, now);
+        for (let j = 0; j < list.length; j++) parentRows.push(k);
+      }
+    }
+    const write = writer.write([
+      { sql: INSERT_MESSAGE_SQL, width: MESSAGE_WIDTH, params: messageParams, rowids: true },
+      {
+        sql: INSERT_OBSERVATION_SQL,
+        width: OBSERVATION_WIDTH,
+        params: obsParams,
+        parent: { op: 0, rows: parentRows, column: OBSERVATION_SOURCE_REF },
+      },
+    ]);
+    this.#writerBatches.add(write);
+    let ids: number[];
+    try {
+      ids = (await write).rowids[0] ?? [];
+    } finally {
+      this.#writerBatches.delete(write);
+    }
+    const lost: string[] = [];
+    for (let k = 0; k < fresh.length; k++) {
+      const i = fresh[k]!;
+      const id = ids[k] ?? -1;
+      const row = items[i]!.row;
+      if (id === -1) lost.push(row.dedup_key!);
+      else out[i] = { id, ack: row.ack, code: row.ack_code, duplicate: false };
+    }
+    // Stored meanwhile by a batch still in flight when this one looked: answered as that one.
+    if (lost.length > 0) await this.#answerLost(null, items, fresh, out, lost);
+    for (const [i, first] of dupOfBatch) out[i] = { ...out[first]!, duplicate: true };
+    return out as Applied[];
+  }
+
+  async #answerLost(
+    trx: Transaction<Database> | null,
+    items: readonly PreparedMessage[],
+    fresh: readonly number[],
+    out: Array<Applied | undefined>,
+    lost: string[],
+  ): Promise<void> {
+    const again = await this.#ops.findStored(trx, lost);
+    for (const i of fresh) {
+      if (out[i]) continue;
+      const s = again.get(items[i]!.row.dedup_key!);
+      if (!s) throw new Error('hl7_messages: insert conflicted but no stored row was found');
+      out[i] = { ...s, duplicate: true };
+    }
+  }
+
+  async #apply(trx: Transaction<Database>, items: readonly PreparedMessage[]): Promise<Applied[]> {
+    const ops = this.#ops;
+    const { out, fresh, dupOfBatch } = await this.#classify(trx, items);
     // 2. Patients: registry updates in arrival order; result patients by MRN, created when unknown.
     const patientIds = new Map<number, string>();
     const mrns: string[] = [];
@@ -356,15 +493,7 @@ export class Hl7Ingest {
         for (const d of w.observations) obs.push({ ...d, patientId, sourceRef: ref });
       }
     }
-    if (lost.length > 0) {
-      const again = await ops.findStored(trx, lost);
-      for (const i of fresh) {
-        if (out[i]) continue;
-        const s = again.get(items[i]!.row.dedup_key!);
-        if (!s) throw new Error('hl7_messages: insert conflicted but no stored row was found');
-        out[i] = { ...s, duplicate: true };
-      }
-    }
+    if (lost.length > 0) await this.#answerLost(trx, items, fresh, out, lost);
     // 4. Observations of the stored results.
     if (obs.length > 0) await ops.insertObservations(trx, obs);
     for (const [i, first] of dupOfBatch) {

@@ -4,12 +4,12 @@
 // path as the largest cost after parsing. PostgreSQL gets multi-row statements, one round trip each.
 
 import { randomBytes } from 'node:crypto';
-import type { StatementSync } from 'node:sqlite';
+import type { SQLInputValue, StatementSync } from 'node:sqlite';
 import { sql, type Transaction } from 'kysely';
 import { type NewObservation, type ObservationService, toRow } from '../clinical/observations.ts';
 import type { Store } from '../store/db.ts';
 import type { Database } from '../store/schema.ts';
-import type { IngestOps, StoredAck } from './ingest.ts';
+import type { IngestOps, MessageRow, StoredAck } from './ingest.ts';
 
 const MESSAGE_COLUMNS = [
   'dedup_key',
@@ -50,6 +50,68 @@ const OBSERVATION_COLUMNS = [
 
 const placeholders = (n: number) => `(${new Array(n).fill('?').join(', ')})`;
 
+/** One message row; a key seen before changes nothing. */
+export const INSERT_MESSAGE_SQL =
+  `INSERT INTO hl7_messages (${MESSAGE_COLUMNS.join(', ')}) VALUES ${placeholders(MESSAGE_COLUMNS.length)} ` +
+  'ON CONFLICT (dedup_key) DO NOTHING';
+export const MESSAGE_WIDTH = MESSAGE_COLUMNS.length;
+/** One observation row. */
+export const INSERT_OBSERVATION_SQL = `INSERT INTO observations (${OBSERVATION_COLUMNS.join(', ')}) VALUES ${placeholders(OBSERVATION_COLUMNS.length)}`;
+export const OBSERVATION_WIDTH = OBSERVATION_COLUMNS.length;
+/** Parameter index of `source_ref` in an observation row (the message's id). */
+export const OBSERVATION_SOURCE_REF = OBSERVATION_COLUMNS.indexOf('source_ref');
+
+/** A message row's parameters, in MESSAGE_COLUMNS order, appended to `out`. */
+export function pushMessageParams(out: SQLInputValue[], r: MessageRow): void {
+  out.push(
+    r.dedup_key ?? null,
+    r.control_id,
+    r.sending_app,
+    r.sending_facility,
+    r.message_type,
+    r.trigger_event,
+    r.version,
+    r.received_at,
+    r.raw,
+    r.ack,
+    r.ack_code,
+    r.patient_id ?? null,
+    r.error ?? null,
+  );
+}
+
+/** Observation rows' parameters, in OBSERVATION_COLUMNS order (fresh ordered ids), appended to `out`. */
+export function pushObservationParams(
+  out: SQLInputValue[],
+  list: readonly NewObservation[],
+  now: number,
+): void {
+  const rand = randomBytes(10 * list.length);
+  for (const [k, o] of list.entries()) {
+    const r = toRow(o, now);
+    out.push(
+      orderedUuid(now, rand.subarray(k * 10, k * 10 + 10)),
+      r.patient_id,
+      r.code,
+      r.code_system,
+      r.display ?? null,
+      r.mdc_code ?? null,
+      r.value_num ?? null,
+      r.value_text ?? null,
+      r.unit ?? null,
+      r.ref_range ?? null,
+      r.abnormal_flags ?? null,
+      r.status ?? 'final',
+      r.category ?? null,
+      r.panel ?? null,
+      r.effective_at,
+      r.recorded_at,
+      r.source,
+      r.source_ref ?? null,
+    );
+  }
+}
+
 interface SqliteStatements {
   findStored: StatementSync;
   findPatient: StatementSync;
@@ -87,10 +149,7 @@ export function createSqliteOps(store: Store): IngestOps {
     st ??= {
       findStored: db.prepare('SELECT id, ack, ack_code FROM hl7_messages WHERE dedup_key = ?'),
       findPatient: db.prepare('SELECT id FROM patients WHERE mrn = ?'),
-      insertMessage: db.prepare(
-        `INSERT INTO hl7_messages (${MESSAGE_COLUMNS.join(', ')}) VALUES ${placeholders(MESSAGE_COLUMNS.length)} ` +
-          'ON CONFLICT (dedup_key) DO NOTHING',
-      ),
+      insertMessage: db.prepare(INSERT_MESSAGE_SQL),
       insertObservations: [],
     };
     return st;
@@ -118,21 +177,9 @@ export function createSqliteOps(store: Store): IngestOps {
     async insertMessages(_trx, rows) {
       const s = statements().insertMessage;
       return rows.map((r) => {
-        const res = s.run(
-          r.dedup_key ?? null,
-          r.control_id,
-          r.sending_app,
-          r.sending_facility,
-          r.message_type,
-          r.trigger_event,
-          r.version,
-          r.received_at,
-          r.raw,
-          r.ack,
-          r.ack_code,
-          r.patient_id ?? null,
-          r.error ?? null,
-        );
+        const params: SQLInputValue[] = [];
+        pushMessageParams(params, r);
+        const res = s.run(...params);
         return res.changes === 0 ? undefined : Number(res.lastInsertRowid);
       });
     },
@@ -149,31 +196,8 @@ export function createSqliteOps(store: Store): IngestOps {
           );
           st.insertObservations[chunk.length] = stmt;
         }
-        const params: Array<string | number | null> = [];
-        const rand = randomBytes(10 * chunk.length);
-        for (const [k, o] of chunk.entries()) {
-          const r = toRow(o, now);
-          params.push(
-            orderedUuid(now, rand.subarray(k * 10, k * 10 + 10)),
-            r.patient_id,
-            r.code,
-            r.code_system,
-            r.display ?? null,
-            r.mdc_code ?? null,
-            r.value_num ?? null,
-            r.value_text ?? null,
-            r.unit ?? null,
-            r.ref_range ?? null,
-            r.abnormal_flags ?? null,
-            r.status ?? 'final',
-            r.category ?? null,
-            r.panel ?? null,
-            r.effective_at,
-            r.recorded_at,
-            r.source,
-            r.source_ref ?? null,
-          );
-        }
+        const params: SQLInputValue[] = [];
+        pushObservationParams(params, chunk, now);
         stmt.run(...params);
       }
     },
@@ -184,6 +208,7 @@ export function createSqliteOps(store: Store): IngestOps {
 export function createPgOps(observations: ObservationService): IngestOps {
   return {
     async findStored(trx, keys) {
+      if (!trx) throw new Error('PostgreSQL look-ups run inside the batch transaction');
       const out = new Map<string, StoredAck>();
       for (let i = 0; i < keys.length; i += 1000) {
         const rows = await trx
@@ -196,6 +221,7 @@ export function createPgOps(observations: ObservationService): IngestOps {
       return out;
     },
     async findPatients(trx, mrns) {
+      if (!trx) throw new Error('PostgreSQL look-ups run inside the batch transaction');
       const out = new Map<string, string>();
       const unique = [...new Set(mrns)];
       for (let i = 0; i < unique.length; i += 1000) {

@@ -79,6 +79,26 @@ function paramsOf(op: RowsOp): WriteOp {
   return { sql: op.sql, width, params };
 }
 
+/** An op whose rows take their parent's rowid, without the rows whose parent changed nothing. */
+function withParents(op: WriteOp, rowids: ReadonlyArray<number[] | undefined>): WriteOp {
+  const parent = op.parent;
+  if (parent === undefined) return op;
+  const ids = rowids[parent.op];
+  if (ids === undefined) throw new Error(`op ${parent.op} did not report rowids`);
+  const { width } = op;
+  const params: SQLInputValue[] = [];
+  for (let r = 0; r < parent.rows.length; r++) {
+    const id = ids[parent.rows[r]!];
+    if (id === undefined) throw new Error(`op ${parent.op} has no row ${parent.rows[r]}`);
+    if (id === -1) continue;
+    const base = params.length;
+    for (let c = 0; c < width; c++) params.push(op.params[r * width + c]!);
+    // As an integer: a JS number binds as REAL, which a TEXT column would store as '42.0'.
+    params[base + parent.column] = BigInt(id);
+  }
+  return { sql: op.sql, width, params, rowids: op.rowids };
+}
+
 function apply(req: WriteRequest): WriteReply {
   if (!req.fsync) db.exec('PRAGMA synchronous = NORMAL');
   try {
@@ -104,7 +124,7 @@ function transaction(req: WriteRequest): WriteReply {
     const changes: number[] = [];
     const rowids: Array<number[] | undefined> = [];
     for (const given of req.ops) {
-      const op = 'values' in given ? paramsOf(given) : given;
+      const op = 'values' in given ? paramsOf(given) : withParents(given, rowids);
       const st = statement(op.sql);
       let n = 0;
       const ids: number[] | undefined = op.rowids ? [] : undefined;

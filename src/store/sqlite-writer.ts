@@ -30,6 +30,13 @@ export interface WriteOp {
   params: SQLInputValue[];
   /** Report each run's rowid (-1 when it changed nothing, e.g. ON CONFLICT DO NOTHING). */
   rowids?: boolean;
+  /**
+   * Rows that belong to rows of an earlier op of the same request (an observation to its HL7
+   * message): row r gets the rowid of row `rows[r]` of op `op` as its parameter `column`, and is
+   * left out when that row changed nothing (a duplicate refused by ON CONFLICT DO NOTHING). The
+   * earlier op must ask for rowids.
+   */
+  parent?: { op: number; rows: number[]; column: number } | undefined;
 }
 
 /**

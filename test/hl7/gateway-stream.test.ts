@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MllpClient } from '../../src/hl7/client.ts';
-import { DEMO_PATIENTS, demoVitals, labOru, vitalsOru } from '../../src/hl7/demo-messages.ts';
+import { adtA01, DEMO_PATIENTS, demoVitals, labOru, vitalsOru } from '../../src/hl7/demo-messages.ts';
 import { buildMessage } from '../../src/hl7/serialize.ts';
 import { ENGINES } from '../helpers/app.ts';
 import { exchange, framed, type Hl7App, msa, startHl7App, storedRows } from './gateway-helpers.ts';
@@ -101,6 +101,53 @@ describe.each(ENGINES)('HL7 gateway streams on %s', (engine) => {
       .execute();
     // 6 vitals + 3 lab values + 3 lab values: each message's observations once.
     expect(obs.length).toBe(12);
+  });
+
+  it('keeps the order of effects when registry changes and plain results share batches', async () => {
+    // A result for an MRN never seen (creates the patient), an admit that renames and places it,
+    // results for it and for a known patient, all written at once from several connections:
+    // registry batches run on the main connection, plain results on the writer thread (SQLite).
+    const known = DEMO_PATIENTS[1]!;
+    const fresh = { ...DEMO_PATIENTS[3]!, mrn: `ORD-${engine}`, family: 'First', given: 'Result' };
+    const renamed = { ...fresh, family: 'Admitted', given: 'Later', ward: 'ICU', bed: '7' };
+    const at = new Date('2026-01-02T10:00:00Z');
+    const wave = (k: number) => [
+      framed(labOru(fresh, `ORD-${k}-a`, 3, at)),
+      framed(vitalsOru(known, `ORD-${k}-b`, demoVitals(k), at, { original: true })),
+      framed(adtA01(renamed, `ORD-${k}-c`, at)),
+      framed(labOru(fresh, `ORD-${k}-d`, 3, at)),
+    ];
+    const runs = await Promise.all(
+      [0, 1, 2].map((k) => exchange(t.port, [Buffer.concat(wave(k))], { expect: 4 })),
+    );
+    for (const r of runs) expect(r.replies.map((x) => msa(x).code)).toEqual(['AA', 'AA', 'AA', 'AA']);
+    const patients = await t.services.store.db
+      .selectFrom('patients')
+      .select(['id', 'family_name', 'ward'])
+      .where('mrn', '=', fresh.mrn)
+      .execute();
+    expect(patients).toHaveLength(1);
+    expect(patients[0]).toMatchObject({ family_name: 'Admitted', ward: 'ICU' });
+    const rows = (await storedRows(t.services)).filter((x) => x.control_id.startsWith('ORD-'));
+    expect(rows).toHaveLength(12);
+    const byControl = new Map(rows.map((x) => [x.control_id, x]));
+    for (let k = 0; k < 3; k++) {
+      expect(byControl.get(`ORD-${k}-a`)?.patient_id).toBe(patients[0]!.id);
+      expect(byControl.get(`ORD-${k}-d`)?.patient_id).toBe(patients[0]!.id);
+    }
+    const obs = await t.services.store.db
+      .selectFrom('observations')
+      .select(['patient_id', 'source_ref'])
+      .where(
+        'source_ref',
+        'in',
+        rows.map((x) => String(x.id)),
+      )
+      .execute();
+    // 3 × (3 lab + 6 vitals + 3 lab), each attached to its message's patient.
+    expect(obs).toHaveLength(36);
+    const patientOf = new Map(rows.map((x) => [String(x.id), x.patient_id]));
+    for (const o of obs) expect(o.patient_id).toBe(patientOf.get(o.source_ref!));
   });
 
   it('pipelines many messages on one connection and answers each in order', async () => {

@@ -82,6 +82,48 @@ describe('SQLite writer thread', () => {
     ]);
   });
 
+  it("gives child rows their parent row's new id and leaves out those whose parent was a duplicate", async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    store.sqlite!.exec('CREATE TABLE t_parent (id INTEGER PRIMARY KEY, k TEXT UNIQUE)');
+    store.sqlite!.exec('CREATE TABLE t_child (parent INTEGER, ref TEXT, v TEXT)');
+    store.sqlite!.exec("INSERT INTO t_parent (id, k) VALUES (7, 'seen')");
+    const w = store.writer()!;
+    const r = await w.write([
+      {
+        sql: 'INSERT INTO t_parent (k) VALUES (?) ON CONFLICT (k) DO NOTHING',
+        width: 1,
+        params: ['a', 'seen', 'b'],
+        rowids: true,
+      },
+      {
+        sql: 'INSERT INTO t_child (parent, ref, v) VALUES (?, ?, ?)',
+        width: 3,
+        // The second column is replaced by the parent's rowid (as an integer, also in a TEXT column).
+        params: [0, '', 'a1', 0, '', 'a2', 0, '', 'seen1', 0, '', 'b1'],
+        parent: { op: 0, rows: [0, 0, 1, 2], column: 1 },
+      },
+    ]);
+    const [a, seen, b] = r.rowids[0]!;
+    expect(seen).toBe(-1);
+    expect(r.changes).toEqual([2, 3]);
+    const rows = store.sqlite!.prepare('SELECT ref, v FROM t_child ORDER BY v').all();
+    expect(rows).toEqual([
+      { ref: String(a), v: 'a1' },
+      { ref: String(a), v: 'a2' },
+      { ref: String(b), v: 'b1' },
+    ]);
+    await expect(
+      w.write([
+        {
+          sql: 'INSERT INTO t_child (parent, v) VALUES (?, ?)',
+          width: 2,
+          params: [0, 'x'],
+          parent: { op: 0, rows: [0], column: 0 },
+        },
+      ]),
+    ).rejects.toThrow(/op 0/);
+  });
+
   it('writes nothing when its guard does not hold', async () => {
     store = await openStore({ dataDir: tempDir('cw-writer-') });
     const w = store.writer()!;
