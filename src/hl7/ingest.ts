@@ -12,7 +12,7 @@ import type { PatientService } from '../clinical/patients.ts';
 import type { Store } from '../store/db.ts';
 import { type GroupCommitOptions, GroupCommitter } from '../store/group-commit.ts';
 import type { Database, Hl7MessagesTable } from '../store/schema.ts';
-import type { SqliteWriter } from '../store/sqlite-writer.ts';
+import type { SqliteWriter, WriteResult } from '../store/sqlite-writer.ts';
 import { type AckPlan, buildAcks, type Hl7Outcome, type OriginalAckCode, planAcks } from './ack.ts';
 import { ASCII, type Hl7Charset } from './charset.ts';
 import type { Hl7ErrorDetail } from './errors.ts';
@@ -242,8 +242,8 @@ export class Hl7Ingest {
   readonly #ops: IngestOps;
   /** Writer-thread batches not yet committed (a main-connection batch waits for them). */
   readonly #writerBatches = new Set<Promise<unknown>>();
-  /** The last main-connection batch (writer batches and look-ups wait for it). */
-  #mainBatch: Promise<void> = Promise.resolve();
+  /** Settles when the last batch started may be followed (see #commitOnWriter). */
+  #handoff: Promise<void> = Promise.resolve();
   /** Counters for metrics and the connection audit. */
   readonly stats = { received: 0, stored: 0, duplicates: 0, failed: 0 };
 
@@ -357,28 +357,62 @@ export class Hl7Ingest {
    * after every writer batch before it and before any after it, so the order of effects holds.
    */
   async #commitOnWriter(writer: SqliteWriter, items: readonly PreparedMessage[]): Promise<Applied[]> {
-    // Never read beside an open main-connection transaction: it would see uncommitted rows.
-    await this.#mainBatch;
-    const { out, fresh, dupOfBatch } = await this.#classify(null, items);
-    const mrns: string[] = [];
-    let registry = false;
-    for (const i of fresh) {
-      const w = items[i]!.work;
-      if (w?.kind === 'oru') mrns.push(w.mrn);
-      else if (w?.kind === 'adt') registry = true;
+    // Batches hand over in the order they start: the next may go once this one has sent its write
+    // to the thread (which keeps writes in order) or, on the main connection, has committed. Taken
+    // before the first await, so a batch that starts while this one waits still comes after it.
+    const prior = this.#handoff;
+    const turn = Promise.withResolvers<void>();
+    this.#handoff = turn.promise;
+    try {
+      // Never read beside an open main-connection transaction: it would see uncommitted rows.
+      await prior;
+      const { out, fresh, dupOfBatch } = await this.#classify(null, items);
+      const mrns: string[] = [];
+      let registry = false;
+      for (const i of fresh) {
+        const w = items[i]!.work;
+        if (w?.kind === 'oru') mrns.push(w.mrn);
+        else if (w?.kind === 'adt') registry = true;
+      }
+      const known = mrns.length > 0 ? await this.#ops.findPatients(null, mrns) : new Map<string, string>();
+      if (registry || mrns.some((m) => !known.has(m))) {
+        // Every earlier writer batch has sent its write by now; this one commits after them.
+        await Promise.allSettled(this.#writerBatches);
+        return await this.#deps.store.db.transaction().execute((trx) => this.#apply(trx, items));
+      }
+      const write = this.#sendToWriter(writer, items, fresh, known);
+      this.#writerBatches.add(write);
+      turn.resolve();
+      let ids: number[];
+      try {
+        ids = (await write).rowids[0] ?? [];
+      } finally {
+        this.#writerBatches.delete(write);
+      }
+      const lost: string[] = [];
+      for (let k = 0; k < fresh.length; k++) {
+        const i = fresh[k]!;
+        const id = ids[k] ?? -1;
+        const row = items[i]!.row;
+        if (id === -1) lost.push(row.dedup_key!);
+        else out[i] = { id, ack: row.ack, code: row.ack_code, duplicate: false };
+      }
+      // Stored meanwhile by a batch still in flight when this one looked: answered as that one.
+      if (lost.length > 0) await this.#answerLost(null, items, fresh, out, lost);
+      for (const [i, first] of dupOfBatch) out[i] = { ...out[first]!, duplicate: true };
+      return out as Applied[];
+    } finally {
+      turn.resolve();
     }
-    const known = mrns.length > 0 ? await this.#ops.findPatients(null, mrns) : new Map<string, string>();
-    if (registry || mrns.some((m) => !known.has(m))) {
-      const before = [...this.#writerBatches];
-      const run = Promise.allSettled(before).then(() =>
-        this.#deps.store.db.transaction().execute((trx) => this.#apply(trx, items)),
-      );
-      this.#mainBatch = run.then(
-        () => undefined,
-        () => undefined,
-      );
-      return run;
-    }
+  }
+
+  /** The message rows and their observations as one writer-thread request. */
+  #sendToWriter(
+    writer: SqliteWriter,
+    items: readonly PreparedMessage[],
+    fresh: readonly number[],
+    known: ReadonlyMap<string, string>,
+  ): Promise<WriteResult> {
     const messageParams: SQLInputValue[] = [];
     const obsParams: SQLInputValue[] = [];
     const parentRows: number[] = [];
@@ -395,7 +429,7 @@ export class Hl7Ingest {
         for (let j = 0; j < list.length; j++) parentRows.push(k);
       }
     }
-    const write = writer.write([
+    return writer.write([
       { sql: INSERT_MESSAGE_SQL, width: MESSAGE_WIDTH, params: messageParams, rowids: true },
       {
         sql: INSERT_OBSERVATION_SQL,
@@ -404,25 +438,6 @@ export class Hl7Ingest {
         parent: { op: 0, rows: parentRows, column: OBSERVATION_SOURCE_REF },
       },
     ]);
-    this.#writerBatches.add(write);
-    let ids: number[];
-    try {
-      ids = (await write).rowids[0] ?? [];
-    } finally {
-      this.#writerBatches.delete(write);
-    }
-    const lost: string[] = [];
-    for (let k = 0; k < fresh.length; k++) {
-      const i = fresh[k]!;
-      const id = ids[k] ?? -1;
-      const row = items[i]!.row;
-      if (id === -1) lost.push(row.dedup_key!);
-      else out[i] = { id, ack: row.ack, code: row.ack_code, duplicate: false };
-    }
-    // Stored meanwhile by a batch still in flight when this one looked: answered as that one.
-    if (lost.length > 0) await this.#answerLost(null, items, fresh, out, lost);
-    for (const [i, first] of dupOfBatch) out[i] = { ...out[first]!, duplicate: true };
-    return out as Applied[];
   }
 
   async #answerLost(
