@@ -98,6 +98,7 @@ export async function createServices(
       audit,
       observations: new ObservationService(db, gate),
       writer: opts.writerThread ? store.writer() : undefined,
+      sqlite: store.sqlite,
     },
     { groupCommitMs: config.groupCommitMs, groupCommitMax: config.groupCommitMax },
   );

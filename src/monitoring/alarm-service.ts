@@ -12,6 +12,7 @@
  * alarms (see docs/architecture.md for what that means with several nodes).
  */
 
+import type { DatabaseSync } from 'node:sqlite';
 import type { Insertable } from 'kysely';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.ts';
@@ -29,7 +30,8 @@ import type { DeviceAlarm } from '../telemetry/alarm-frame.ts';
 import { AlarmEngine } from './alarm-engine.ts';
 import type { AlarmEvent, AlarmSnapshot, AlarmState } from './alarm-lifecycle.ts';
 import {
-  findFrame,
+  type FindFrame,
+  frameFinder,
   fromAlarmRow,
   insertFrame,
   insertFramesOp,
@@ -113,6 +115,7 @@ export class AlarmService {
   readonly engine: AlarmEngine;
   readonly news2 = new News2Tracker();
   readonly #db: Db;
+  readonly #findFrame: FindFrame;
   readonly #bus: Bus;
   readonly #gate: AccessGate;
   readonly #observations: ObservationService;
@@ -138,10 +141,13 @@ export class AlarmService {
       observations: ObservationService;
       /** The SQLite writer thread, when alarm writes should commit there (servers). */
       writer?: SqliteWriter | undefined;
+      /** The store's raw SQLite connection, for the per-frame duplicate look-up. */
+      sqlite?: DatabaseSync | undefined;
     },
     opts: AlarmServiceOptions = {},
   ) {
     this.#db = deps.db;
+    this.#findFrame = frameFinder(deps.db, deps.sqlite);
     this.#bus = deps.bus;
     this.#gate = deps.gate;
     this.#observations = deps.observations;
@@ -242,7 +248,7 @@ export class AlarmService {
   }
 
   async #frame(device: DeviceRef, alarm: DeviceAlarm, receivedAt: number): Promise<FrameOutcome> {
-    const seen = await findFrame(this.#db, device.id, alarm.alarmId, alarm.event);
+    const seen = await this.#findFrame(device.id, alarm.alarmId, alarm.event);
     if (seen) {
       this.stats.frameDuplicates++;
       return { duplicate: true, alarmRef: seen.alarm_ref };
@@ -292,11 +298,15 @@ export class AlarmService {
     });
     if (inserted) this.stats.framesStored++;
     else this.stats.frameDuplicates++;
-    this.#publishEvents(events);
-    if (patientId === null) {
+    // Published on the next tick: after the microtasks that settle this commit's frames, so every
+    // device of the batch gets its ACK before the central station's fan-out runs (which cost up
+    // to ~1 ms for a burst of frames, all on the ACK's path). Ticks run in order, so events still
+    // go out in commit order.
+    process.nextTick(() => {
+      this.#publishEvents(events);
       // No patient to attach it to: still visible to the central station as a device alarm.
-      this.#publish('alarm.device', { deviceId: device.id, alarm });
-    }
+      if (patientId === null) this.#publish('alarm.device', { deviceId: device.id, alarm });
+    });
     return { duplicate: !inserted, alarmRef: affected?.id ?? null };
   }
 
@@ -334,7 +344,9 @@ export class AlarmService {
 
   #publishEvents(events: readonly AlarmEvent[]): void {
     for (const e of events) {
-      this.#publish('alarm', e);
+      // Owned: the engine made the event for this publish and never changes it (its alarm is a
+      // frozen snapshot), so in-process subscribers get it without a JSON copy per event.
+      this.#publish('alarm', e, true);
       if (e.type === 'escalated') {
         this.stats.escalations++;
         this.#escalate(e).catch((err: unknown) => this.#log?.error({ err }, 'escalation failed'));
@@ -375,9 +387,9 @@ export class AlarmService {
     });
   }
 
-  #publish(topic: string, msg: unknown): void {
+  #publish(topic: string, msg: unknown, owned = false): void {
     this.#bus
-      .publish(topic, msg)
+      .publish(topic, msg, { owned })
       .catch((err: unknown) => this.#log?.warn({ err, topic }, 'bus publish failed'));
   }
 

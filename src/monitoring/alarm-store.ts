@@ -3,7 +3,7 @@
  * device alarm frames that fed them (the channel's exactly-once log). Mapping only; transactions
  * are the caller's (the alarm service's group commit).
  */
-import type { SQLInputValue } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
 import type { AlarmFramesTable, AlarmsTable, Database } from '../store/schema.ts';
 import type { WriteOp } from '../store/sqlite-writer.ts';
@@ -98,19 +98,33 @@ export async function insertFrame(trx: Trx, row: Insertable<AlarmFramesTable>): 
   return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
-export async function findFrame(
-  db: Trx,
+export type FindFrame = (
   deviceId: string,
   alarmId: string,
   event: string,
-): Promise<{ alarm_ref: string | null } | undefined> {
-  return db
-    .selectFrom('alarm_frames')
-    .select('alarm_ref')
-    .where('device_id', '=', deviceId)
-    .where('alarm_id', '=', alarmId)
-    .where('event', '=', event)
-    .executeTakeFirst();
+) => Promise<{ alarm_ref: string | null } | undefined>;
+
+/**
+ * Looks up a stored device alarm frame by its key. On SQLite, one statement prepared on the raw
+ * connection: it runs for every alarm frame, before the frame's commit and so on its ACK's path,
+ * where building and compiling the Kysely query each time cost more than the look-up itself.
+ */
+export function frameFinder(db: Kysely<Database>, sqlite?: DatabaseSync): FindFrame {
+  if (sqlite) {
+    const st = sqlite.prepare(
+      'SELECT alarm_ref FROM alarm_frames WHERE device_id = ? AND alarm_id = ? AND event = ?',
+    );
+    return async (deviceId, alarmId, event) =>
+      st.get(deviceId, alarmId, event) as { alarm_ref: string | null } | undefined;
+  }
+  return (deviceId, alarmId, event) =>
+    db
+      .selectFrom('alarm_frames')
+      .select('alarm_ref')
+      .where('device_id', '=', deviceId)
+      .where('alarm_id', '=', alarmId)
+      .where('event', '=', event)
+      .executeTakeFirst();
 }
 
 // The same writes as upsertAlarms and insertFrame, as statements for the SQLite writer thread.

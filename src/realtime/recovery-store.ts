@@ -8,7 +8,9 @@
  * `npm run bench -- telemetry` and its major collections stole the CPU the UDP receiver needed.
  * Vitals need no such store: every (re)connect resubscribes with its per-patient vitals offsets and
  * the server replays the gap from the database (replay.ts), so a recovered socket loses nothing.
- * Alarms, escalations and NEWS2 (a few per second) stay in it.
+ * Alarm events are replayed the same way (by the alarm offset), and an alarm storm (1,000 frames/s
+ * in `npm run bench -- telemetry`) kept ~1 MB/s of packets alive: each young-generation collection
+ * copied them, and those pauses sat on the alarm ACK's path. Escalations and NEWS2 stay in it.
  *
  * Volatile emits would skip the store too, but they also drop a packet for any socket that is busy
  * sending, which a trend chart would show as a gap.

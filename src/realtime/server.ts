@@ -111,8 +111,9 @@ export async function attachRealtime(o: RealtimeOptions): Promise<Realtime> {
   });
 
   installFastBroadcast(io);
-  // Vitals are replayed from the store on resubscribe; keeping them for recovery only costs memory.
-  skipRecoveryStore(io, [EVENTS.vitals]);
+  // Vitals and alarms are replayed from the store on resubscribe; keeping them for recovery only
+  // costs memory (and, kept for 90 s at alarm-storm rates, garbage-collector pauses).
+  skipRecoveryStore(io, [EVENTS.vitals, EVENTS.alarm]);
   const directory = new PatientDirectory(services.store.db);
   await directory.start();
   const subscriptions = new Subscriptions(services, directory);

@@ -470,3 +470,20 @@ describe('clock handling and housekeeping', () => {
     expect(snap.state).toBe('active');
   });
 });
+
+describe('alarm ids', () => {
+  it('are time-ordered UUIDv7 by default, so new alarms append to the id index', async () => {
+    const e = new AlarmEngine();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const p = `p${i}`;
+      ids.push(only(e.deviceAlarm(p, device({ alarmId: `x${i}` }), s(i)), 'raised').alarm.id);
+      // UUIDv7 orders by millisecond; wait one so each id has its own.
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});

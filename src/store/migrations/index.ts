@@ -14,6 +14,7 @@ import * as m0005 from './0005_audit_log.ts';
 import * as m0006 from './0006_fhir.ts';
 import * as m0007 from './0007_audit_patient_index.ts';
 import * as m0008 from './0008_audit_index_file.ts';
+import * as m0009 from './0009_alarm_write_pages.ts';
 
 export interface MigrationContext {
   engine: Engine;
@@ -32,6 +33,7 @@ const MIGRATIONS: Array<[string, Up]> = [
   ['0006_fhir', m0006.up],
   ['0007_audit_patient_index', m0007.up],
   ['0008_audit_index_file', m0008.up],
+  ['0009_alarm_write_pages', m0009.up],
 ];
 
 class CodeMigrations implements MigrationProvider {
