@@ -73,6 +73,12 @@ interface AlarmJob {
   pattern: 'staggered' | 'lockstep';
 }
 type Job = VitalsJob | AlarmJob;
+interface AlarmRun {
+  sent: number;
+  latencies: number[];
+  naks: number;
+  lost: number;
+}
 
 async function senderVitals(job: VitalsJob): Promise<unknown> {
   const keys = job.devices.map((d) => importDeviceKey(Buffer.from(d.key, 'base64url')));
@@ -453,38 +459,21 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     // else to do: after the vitals rounds its WAL checkpointer would still be copying gigabytes),
     // then later under the vitals load.
     const alarmDevices = devices.slice(0, 10);
-    // Warm-up, as for vitals: the first frames on a fresh server compile the alarm path and
-    // prepare its statements (tens of ms); shown as its own row, left out of the bar's numbers.
-    const alarmsWarmup = await ask<{ sent: number; latencies: number[]; naks: number; lost: number }>(sender, {
-      kind: 'alarms',
-      port: app.ports.alarm!,
-      devices: alarmDevices,
-      rate: ALARM_RATE,
-      seconds: opts.quick ? 0.5 : 2,
-      round: 3,
-      pattern: 'staggered',
-    });
-    const alarmsAlone = await ask<{ sent: number; latencies: number[]; naks: number; lost: number }>(sender, {
-      kind: 'alarms',
-      port: app.ports.alarm!,
-      devices: alarmDevices,
-      rate: ALARM_RATE,
-      seconds: ALARM_SECONDS,
-      round: 0,
-      pattern: 'staggered',
-    });
-    const alarmsLockstep = await ask<{ sent: number; latencies: number[]; naks: number; lost: number }>(
-      sender,
-      {
+    const alarmRun = (round: number, seconds: number, pattern: AlarmJob['pattern']) =>
+      ask<AlarmRun>(sender, {
         kind: 'alarms',
         port: app.ports.alarm!,
         devices: alarmDevices,
         rate: ALARM_RATE,
-        seconds: ALARM_SECONDS,
-        round: 2,
-        pattern: 'lockstep',
-      },
-    );
+        seconds,
+        round,
+        pattern,
+      });
+    // Warm-up, as for vitals: the first frames on a fresh server compile the alarm path and
+    // prepare its statements (tens of ms); shown as its own row, left out of the bar's numbers.
+    const alarmsWarmup = await alarmRun(3, opts.quick ? 0.5 : 2, 'staggered');
+    const alarmsAlone = await alarmRun(0, ALARM_SECONDS, 'staggered');
+    const alarmsLockstep = await alarmRun(2, ALARM_SECONDS, 'lockstep');
 
     // A short round first lets the JIT settle and each device's state be created (1,000 devices
     // appearing within 20 ms); it is reported as its own row and left out of the bar's numbers.
@@ -510,18 +499,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       sampleEvery: SAMPLE,
     });
     await started; // the sender signs everything before it starts sending
-    const alarmsLoaded = await ask<{ sent: number; latencies: number[]; naks: number; lost: number }>(
-      sender,
-      {
-        kind: 'alarms',
-        port: app.ports.alarm!,
-        devices: alarmDevices,
-        rate: ALARM_RATE,
-        seconds: ALARM_SECONDS,
-        round: 1,
-        pattern: 'staggered',
-      },
-    );
+    const alarmsLoaded = await alarmRun(1, ALARM_SECONDS, 'staggered');
     await background;
     vitalsSender.kill();
     load.push(loadavg()[0]!);
@@ -535,6 +513,16 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const timedRounds = measured.filter((r) => Number.isFinite(r.p50) && Number.isFinite(r.p99));
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
     const fmt = (x: number, d = 1) => x.toFixed(d);
+    const alarmRow = (label: string, r: AlarmRun, sorted: number[]) => [
+      label,
+      r.sent,
+      sorted.length,
+      r.naks,
+      r.lost,
+      fmt(quantile(sorted, 0.5), 2),
+      fmt(quantile(sorted, 0.99), 2),
+      fmt(sorted.at(-1) ?? Number.NaN, 2),
+    ];
     return {
       title: 'Telemetry: UDP vitals and TCP alarms',
       description:
@@ -620,46 +608,10 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
           title: `Alarm frames (TCP) at ${ALARM_RATE}/s`,
           columns: ['condition', 'frames', 'ACKed', 'NAK', 'unanswered', 'p50 ms', 'p99 ms', 'max ms'],
           rows: [
-            [
-              'warm-up, staggered',
-              alarmsWarmup.sent,
-              warm.length,
-              alarmsWarmup.naks,
-              alarmsWarmup.lost,
-              fmt(quantile(warm, 0.5), 2),
-              fmt(quantile(warm, 0.99), 2),
-              fmt(warm.at(-1) ?? Number.NaN, 2),
-            ],
-            [
-              'alone, staggered',
-              alarmsAlone.sent,
-              alone.length,
-              alarmsAlone.naks,
-              alarmsAlone.lost,
-              fmt(quantile(alone, 0.5), 2),
-              fmt(quantile(alone, 0.99), 2),
-              fmt(alone.at(-1) ?? Number.NaN, 2),
-            ],
-            [
-              'alone, devices in lockstep',
-              alarmsLockstep.sent,
-              lockstep.length,
-              alarmsLockstep.naks,
-              alarmsLockstep.lost,
-              fmt(quantile(lockstep, 0.5), 2),
-              fmt(quantile(lockstep, 0.99), 2),
-              fmt(lockstep.at(-1) ?? Number.NaN, 2),
-            ],
-            [
-              `with ${RATE.toLocaleString('en')} datagrams/s`,
-              alarmsLoaded.sent,
-              loaded.length,
-              alarmsLoaded.naks,
-              alarmsLoaded.lost,
-              fmt(quantile(loaded, 0.5), 2),
-              fmt(quantile(loaded, 0.99), 2),
-              fmt(loaded.at(-1) ?? Number.NaN, 2),
-            ],
+            alarmRow('warm-up, staggered', alarmsWarmup, warm),
+            alarmRow('alone, staggered', alarmsAlone, alone),
+            alarmRow('alone, devices in lockstep', alarmsLockstep, lockstep),
+            alarmRow(`with ${RATE.toLocaleString('en')} datagrams/s`, alarmsLoaded, loaded),
           ],
         },
       ],
