@@ -153,11 +153,18 @@ class Session {
   #clearTimers(): void {
     clearTimeout(this.#helloTimer);
     clearTimeout(this.#idleTimer);
+    // A cleared Timeout would start again on refresh(): forget it.
+    this.#idleTimer = undefined;
   }
 
   #touch(): void {
     if (this.#heartbeatMs <= 0) return;
-    clearTimeout(this.#idleTimer);
+    // Restarted in place: this runs for every chunk read, and a new Timeout each time was garbage
+    // on the alarm ACK's path.
+    if (this.#idleTimer) {
+      this.#idleTimer.refresh();
+      return;
+    }
     // Three missed heartbeats: the device is gone (its TCP may never tell us).
     this.#idleTimer = setTimeout(
       () => this.#fail('idle', 'no frame for 3 heartbeats'),

@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlarmClient } from '../../src/telemetry/alarm-client.ts';
+import { AlarmGateway } from '../../src/telemetry/alarm-gateway.ts';
 import type { DeviceAlarm } from '../../src/telemetry/alarm-frame.ts';
 import { ENGINES, startTestApp, type TestApp, tempDir } from '../helpers/app.ts';
 import { RawPeer } from './raw-alarm.ts';
@@ -162,5 +163,35 @@ describe.each(ENGINES)('alarm channel on %s', (engine) => {
     expect(await frames('j-1')).toBe(1);
     expect(await frames('j-2')).toBe(1);
     await client.stop();
+  });
+
+  it('keeps a device that sends within three heartbeats, and closes one that falls silent', async () => {
+    // A gateway of its own with a 100 ms heartbeat, on the app's services.
+    const gw = new AlarmGateway({
+      host: '127.0.0.1',
+      port: 0,
+      devices: t.services.devices,
+      alarms: t.services.alarms,
+      audit: t.services.audit,
+      heartbeatMs: 100,
+    });
+    const gwPort = await gw.start();
+    try {
+      const peer = await RawPeer.connect(gwPort);
+      await peer.hello('mon-a', key);
+      // 700 ms of pings 50 ms apart: more than twice the 300 ms idle limit, each frame restarts it.
+      for (let i = 0; i < 14; i++) {
+        peer.send({ type: 'ping', nonce: `n${i}` });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(peer.closed).toBe(false);
+      expect(await peer.frame('pong', 14)).toMatchObject({ nonce: 'n13' });
+      const silentAt = Date.now();
+      const err = await peer.frame('error', 1, 3000);
+      expect(err.code).toBe('idle');
+      expect(Date.now() - silentAt).toBeGreaterThanOrEqual(250);
+    } finally {
+      await gw.stop();
+    }
   });
 });
