@@ -7,8 +7,8 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlarmClient } from '../../src/telemetry/alarm-client.ts';
-import { AlarmGateway } from '../../src/telemetry/alarm-gateway.ts';
 import type { DeviceAlarm } from '../../src/telemetry/alarm-frame.ts';
+import { AlarmGateway } from '../../src/telemetry/alarm-gateway.ts';
 import { ENGINES, startTestApp, type TestApp, tempDir } from '../helpers/app.ts';
 import { RawPeer } from './raw-alarm.ts';
 
