@@ -1,8 +1,10 @@
 /**
- * Vitals kept out of Socket.IO's connection-state-recovery store (src/realtime/recovery-store.ts),
- * on a real server and client over loopback: the store keeps alarms only, both still arrive live
- * (through the direct broadcast path too), and a recovered socket gets the alarms it missed and
- * none of the vitals (the client replays those from the database by resubscribing).
+ * The mechanism of src/realtime/recovery-store.ts, on a real server and client over loopback: one
+ * event kept out of Socket.IO's connection-state-recovery store, another kept in it. Both still
+ * arrive live (through the direct broadcast path too), and a recovered socket gets the kept events
+ * it missed and none of the skipped ones (the client replays those from the database by
+ * resubscribing). The events are named `vitals` (skipped) and `alarm` (kept) here; the server
+ * itself skips both, and keeps escalations and NEWS2 (realtime/server.ts).
  */
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
@@ -40,7 +42,7 @@ async function start(recovery: boolean): Promise<{ server: Server; url: string }
 }
 
 describe('skipRecoveryStore', () => {
-  it('stores alarms for recovery but not vitals, and a recovered socket gets only the missed alarms', async () => {
+  it('stores the kept event for recovery but not the skipped one, and a recovered socket gets only the missed kept ones', async () => {
     const { server, url } = await start(true);
     expect(skipRecoveryStore(server, ['vitals'])).toBe(true);
     const packets = (server.of('/').adapter as unknown as { packets: Array<{ data: unknown[] }> }).packets;
