@@ -8,6 +8,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { attachAuditIndex } from './audit-index-file.ts';
+import { LiteralLimitsPlugin } from './literal-limits.ts';
 import { migrate } from './migrations/index.ts';
 import { SchemaScopedPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
@@ -64,7 +65,10 @@ async function openSqlite(dataDir: string): Promise<Store> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, 'carewire.db');
   const database = new NodeSqliteDatabase(file);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database }),
+    plugins: [new LiteralLimitsPlugin()],
+  });
   await migrate(db as Kysely<unknown>, 'sqlite');
   let writer: SqliteWriter | undefined;
   let checkpointer: WalCheckpointer | undefined;
@@ -90,6 +94,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
         dialect: new SqliteDialect({
           database: new NodeSqliteDatabase(file, (raw) => attachAuditIndex(raw, file)),
         }),
+        plugins: [new LiteralLimitsPlugin()],
       });
       return indexDb;
     },
