@@ -16,7 +16,13 @@ describe('LIMIT and OFFSET on SQLite', () => {
 
   it('are written into the SQL text, not bound', async () => {
     store = await openStore({ dataDir: tempDir('cw-limit-') });
-    const c = store.db.selectFrom('patients').select('id').where('mrn', '=', 'x').limit(51).offset(7).compile();
+    const c = store.db
+      .selectFrom('patients')
+      .select('id')
+      .where('mrn', '=', 'x')
+      .limit(51)
+      .offset(7)
+      .compile();
     expect(c.sql).toMatch(/limit 51 offset 7$/);
     expect(c.parameters).toEqual(['x']);
   });
