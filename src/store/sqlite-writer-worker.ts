@@ -2,14 +2,7 @@
  * The SQLite writer thread (see sqlite-writer.ts): its own connection to the store's file, one
  * transaction per request, statements prepared once and cached by SQL text. Only node built-ins
  * are imported: this file is loaded by the worker as it is.
- *
- * Durability is pipelined (see `WalSync` below): transactions commit without SQLite's own fsync,
- * and a durable request is answered only after an `fdatasync` of the WAL that began after its
- * COMMIT returned. The fsync runs on libuv's pool while this thread executes the next
- * transactions, and one fsync covers every commit before it (group commit across requests).
  */
-import { closeSync, fdatasync, fstatSync, fsyncSync, openSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RowsOp, WriteOp, WriteReply, WriteRequest } from './sqlite-writer.ts';
@@ -19,10 +12,8 @@ if (!port) throw new Error('sqlite-writer-worker runs as a worker thread only');
 const { file } = workerData as { file: string };
 const db = new DatabaseSync(file);
 db.exec('PRAGMA busy_timeout = 5000');
-// Commits write the WAL without fsync; WalSync makes them durable before anyone is told so. In WAL
-// mode NORMAL still fsyncs the WAL before a checkpoint copies it and the database after, so a WAL
-// restart can never overwrite frames that are not yet on disk in one file or the other.
-db.exec('PRAGMA synchronous = NORMAL');
+// Every commit here is acknowledged to someone: fsync the WAL (see sqlite-driver.ts).
+db.exec('PRAGMA synchronous = FULL');
 db.exec('PRAGMA foreign_keys = ON');
 // Hot index leaves of the append-heavy tables stay cached between batches.
 db.exec('PRAGMA cache_size = -65536');
@@ -108,6 +99,15 @@ function withParents(op: WriteOp, rowids: ReadonlyArray<number[] | undefined>): 
   return { sql: op.sql, width, params, rowids: op.rowids };
 }
 
+function apply(req: WriteRequest): WriteReply {
+  if (!req.fsync) db.exec('PRAGMA synchronous = NORMAL');
+  try {
+    return transaction(req);
+  } finally {
+    if (!req.fsync) db.exec('PRAGMA synchronous = FULL');
+  }
+}
+
 function transaction(req: WriteRequest): WriteReply {
   db.exec('BEGIN IMMEDIATE');
   try {
@@ -183,137 +183,12 @@ function checkpointTail(): void {
   }
 }
 
-/**
- * Group fsync of the WAL, off this thread's path. With `synchronous = FULL` every COMMIT waited
- * for its own fsync here (measured on the HL7 benchmark's transactions: 2.3 ms per COMMIT with it,
- * 0.7 ms without), and nothing else could run meanwhile. Now a committed durable reply waits in
- * `#waiting`; one `fdatasync` at a time runs on libuv's pool and, when it returns, releases every
- * reply that was waiting when it started: their frames were written (COMMIT returned) before the
- * sync began, so they are on disk. Replies that commit while it runs wait for the next one.
- *
- * Linux syncs a file's data whichever descriptor wrote it, so our own descriptor of the WAL file
- * serves; it is checked against the path's inode before each sync and reopened if the file was
- * replaced. Opening it, the directory is fsynced once so the WAL file's own entry is durable (what
- * SQLite does on its first sync of a new file).
- */
-class WalSync {
-  readonly #wal: string;
-  #fd: number | undefined;
-  #ino = -1;
-  #running = false;
-  #waiting: WriteReply[] = [];
-  /** fsyncs done, for the tests (each durable reply reports how many had finished before it). */
-  syncs = 0;
-
-  constructor(dbFile: string) {
-    this.#wal = `${dbFile}-wal`;
-  }
-
-  /** Answers `reply` once everything committed so far is on disk. */
-  afterSync(reply: WriteReply): void {
-    this.#waiting.push(reply);
-    this.#start();
-  }
-
-  #descriptor(): number {
-    const ino = statSync(this.#wal).ino;
-    if (this.#fd !== undefined && ino === this.#ino) return this.#fd;
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = openSync(this.#wal, 'r');
-    this.#ino = fstatSync(this.#fd).ino;
-    const dir = openSync(path.dirname(this.#wal), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
-    return this.#fd;
-  }
-
-  #start(): void {
-    if (this.#running || this.#waiting.length === 0) return;
-    const batch = this.#waiting;
-    this.#waiting = [];
-    this.#running = true;
-    let fd: number;
-    try {
-      fd = this.#descriptor();
-    } catch (err) {
-      this.#done(batch, err as Error);
-      return;
-    }
-    fdatasync(fd, (err) => this.#done(batch, err));
-  }
-
-  #done(batch: WriteReply[], err: Error | null): void {
-    this.#running = false;
-    if (err === null) {
-      this.syncs++;
-      for (const r of batch) port!.postMessage(r.ok ? { ...r, syncs: this.syncs } : r);
-    } else {
-      // Committed, but not known to be on disk, and after a failed fsync Linux may have dropped the
-      // dirty pages: nothing written from here on could be trusted either (PostgreSQL stops for the
-      // same reason). Those writes fail, and the thread exits, so every later write fails loudly.
-      for (const r of batch)
-        port!.postMessage({
-          id: r.id,
-          ok: false,
-          stale: false,
-          message: `fsync failed: ${err.message}`,
-          code: 'EIO',
-        });
-      fatal = err;
-      setImmediate(() => process.exit(1));
-      return;
-    }
-    this.#start();
-  }
-
-  get idle(): boolean {
-    return !this.#running && this.#waiting.length === 0;
-  }
-
-  close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = undefined;
-  }
-}
-
-const walSync = new WalSync(file);
-let stopping = false;
-/** A failed fsync: the thread refuses everything until it exits. */
-let fatal: Error | undefined;
-
-function stop(): void {
-  // Every durable reply is sent before the connection closes.
-  if (!walSync.idle) {
-    setImmediate(stop);
-    return;
-  }
-  walSync.close();
-  db.close();
-  port!.close();
-}
-
 port.on('message', (m: WriteRequest | 'stop') => {
   if (m === 'stop') {
-    stopping = true;
-    stop();
+    db.close();
+    port.close();
     return;
   }
-  if (stopping) return;
-  if (fatal) {
-    port.postMessage({
-      id: m.id,
-      ok: false,
-      stale: false,
-      message: `fsync failed: ${fatal.message}`,
-      code: 'EIO',
-    });
-    return;
-  }
-  const reply = transaction(m);
-  if (reply.ok && m.fsync) walSync.afterSync(reply);
-  else port.postMessage(reply);
+  port.postMessage(apply(m));
   checkpointTail();
 });

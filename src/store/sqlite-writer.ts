@@ -5,10 +5,8 @@
  * of each append's CPU time, all of it on the main thread (bench/audit.ts, docs/benchmarks.md).
  *
  * Hot append paths that know their rows up front hand them here as a list of statements with
- * flat parameter arrays; the worker runs them in one `BEGIN IMMEDIATE … COMMIT` on its own
- * connection and answers when the data is durable: after an fsync of the WAL that began once the
- * COMMIT had returned (one fsync serves every commit before it, and runs while the thread goes on
- * with the next transactions; see the worker). The main thread meanwhile prepares
+ * flat parameter arrays; the worker runs them in one `BEGIN IMMEDIATE … COMMIT` (synchronous=FULL)
+ * on its own connection and answers when the data is durable. The main thread meanwhile prepares
  * the next batch: the two cores work in a pipeline.
  *
  * A write may skip the fsync (`fsync: false`) when nobody is told it is durable (vitals samples).
@@ -83,14 +81,7 @@ export interface WriteOptions {
 }
 
 export type WriteReply =
-  | {
-      id: number;
-      ok: true;
-      changes: number[];
-      rowids: Array<number[] | undefined>;
-      /** Durable writes: WAL fsyncs completed when it was answered (at least one after its commit). */
-      syncs?: number;
-    }
+  | { id: number; ok: true; changes: number[]; rowids: Array<number[] | undefined> }
   | { id: number; ok: false; stale: boolean; message: string; code: string | undefined };
 
 export interface WriteResult {
@@ -98,8 +89,6 @@ export interface WriteResult {
   changes: number[];
   /** Per op that asked for them: each run's rowid, -1 where it changed nothing. */
   rowids: Array<number[] | undefined>;
-  /** Durable writes: the thread's count of completed WAL fsyncs when it answered. */
-  syncs: number | undefined;
 }
 
 /** The guard did not hold: someone else wrote first. Nothing was written. */
@@ -165,7 +154,7 @@ export class SqliteWriter {
     if (!w) return;
     this.#waiting.delete(r.id);
     if (this.#waiting.size === 0) this.#becameIdle();
-    if (r.ok) w.resolve({ changes: r.changes, rowids: r.rowids, syncs: r.syncs });
+    if (r.ok) w.resolve({ changes: r.changes, rowids: r.rowids });
     else if (r.stale) w.reject(new StaleWriteError(r.message));
     else w.reject(new SqliteWriteError(r.message, r.code));
   }

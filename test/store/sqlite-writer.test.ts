@@ -33,29 +33,6 @@ describe('SQLite writer thread', () => {
     expect(count()).toBe(2);
   });
 
-  it('answers a durable write only after a WAL fsync that began after its commit; one fsync serves many', async () => {
-    store = await openStore({ dataDir: tempDir('cw-writer-') });
-    const w = store.writer()!;
-    const first = await w.write([{ sql: INSERT, width: 4, params: ['w-0', 'm-0', 'A', 'B'] }]);
-    expect(first.syncs).toBeGreaterThanOrEqual(1);
-    const many = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        w.write([{ sql: INSERT, width: 4, params: [`w-${i + 1}`, `m-${i + 1}`, 'A', 'B'] }]),
-      ),
-    );
-    // Each was answered after at least one fsync more than the first write had seen…
-    for (const r of many) expect(r.syncs).toBeGreaterThan(first.syncs!);
-    // …and the fifty shared far fewer fsyncs than fifty.
-    const used = Math.max(...many.map((r) => r.syncs!)) - first.syncs!;
-    expect(used).toBeLessThan(25);
-    // A write nobody is told is durable does not wait for one.
-    const loose = await w.write([{ sql: INSERT, width: 4, params: ['w-x', 'm-x', 'A', 'B'] }], {
-      fsync: false,
-    });
-    expect(loose.syncs).toBeUndefined();
-    expect(count()).toBe(52);
-  });
-
   it('a failing statement rolls back the whole request and names the constraint', async () => {
     store = await openStore({ dataDir: tempDir('cw-writer-') });
     const w = store.writer()!;
