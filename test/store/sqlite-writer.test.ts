@@ -33,6 +33,37 @@ describe('SQLite writer thread', () => {
     expect(count()).toBe(2);
   });
 
+  it('a durable write does not wait for the end of a bulk write without fsync sent before it', async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    store.sqlite!.exec('CREATE TABLE t_bulk (a REAL, b REAL, c REAL)');
+    const w = store.writer()!;
+    const rows = 200_000;
+    const values = new Float64Array(rows * 3).map((_, i) => i);
+    const order: string[] = [];
+    const bulk = w
+      .write([{ sql: 'INSERT INTO t_bulk (a, b, c) VALUES (?, ?, ?)', width: 3, rows, values, text: [] }], {
+        fsync: false,
+      })
+      .then((r) => {
+        order.push('bulk');
+        return r;
+      });
+    const urgent = w.write([{ sql: INSERT, width: 4, params: ['w-u', 'm-u', 'A', 'B'] }]).then(() => {
+      order.push('urgent');
+      // Answered at its own commit, while the bulk write was still going: its rows are not all in.
+      return (store.sqlite!.prepare('SELECT count(*) AS n FROM t_bulk').get() as { n: number }).n;
+    });
+    const [b, seenAtUrgent] = await Promise.all([bulk, urgent]);
+    expect(order).toEqual(['urgent', 'bulk']);
+    expect(seenAtUrgent).toBeLessThan(rows);
+    // Nothing lost by committing the bulk write in pieces.
+    expect(b.changes).toEqual([rows]);
+    expect(
+      (store.sqlite!.prepare('SELECT count(*) AS n, sum(a) AS s FROM t_bulk').get() as { n: number }).n,
+    ).toBe(rows);
+    expect(count()).toBe(1);
+  });
+
   it('a failing statement rolls back the whole request and names the constraint', async () => {
     store = await openStore({ dataDir: tempDir('cw-writer-') });
     const w = store.writer()!;
