@@ -154,6 +154,10 @@ export class SqliteSampleBatch implements SampleBatch {
     for (let i = 0; i < ids.length; i++) marks.push(ids[i]!, this.#high[i]!, now);
     await this.#writer.write(
       [
+        // The marks first: the writer thread may commit a large batch in pieces (so that durable
+        // writes need not wait for all of it), and the marks then commit with the first piece. A
+        // crash between pieces loses samples, never lets a replayed datagram be stored twice.
+        { sql: UPSERT_MARK_SQLITE, width: 3, params: marks },
         {
           sql: INSERT_SAMPLE,
           width: WIDTH,
@@ -168,7 +172,6 @@ export class SqliteSampleBatch implements SampleBatch {
           // index, the largest insert cost (arrival order touched a different leaf almost every row).
           orderBy: [COL_PATIENT, COL_TS],
         },
-        { sql: UPSERT_MARK_SQLITE, width: 3, params: marks },
       ],
       { fsync: false },
     );

@@ -1,7 +1,8 @@
 /**
  * Vitals from devices: the telemetry gateway hands every verified, fresh datagram to `ingest`
  * (synchronous, no promise per datagram); samples are written in batches, one row per datagram,
- * with the device's sequence high-water mark in the same transaction.
+ * with the device's sequence high-water mark in the same transaction (on SQLite a large batch may
+ * commit in pieces, the marks with the first: see vitals-batch.ts).
  *
  * Live delivery does not wait for the disk: the samples accepted in one turn of the event loop are
  * published together as one `vitals` bus message (every accepted datagram is in one; coalescing

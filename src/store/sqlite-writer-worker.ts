@@ -116,8 +116,10 @@ function apply(req: WriteRequest): WriteReply {
  * non-durable request the thread looks at its port: if durable writes are waiting, it commits
  * what it has (vitals need no fsync), runs them, each answered at its commit, and goes on in a new
  * transaction. Non-durable requests it meets there wait, in order, for the current one to finish.
- * A non-durable request may so be committed in several transactions; nobody is told it is durable,
- * and if a later piece fails the reply says so.
+ * A non-durable request may so be committed in several transactions: what its ops before the
+ * sliced one wrote commits with the first piece (vitals send their devices' sequence marks first,
+ * so a crash between pieces loses samples nobody was promised but never lets a replay store one
+ * twice), and if a later piece fails the reply says so though earlier pieces stay.
  */
 const SLICE_ROWS = 2048;
 const deferred: Array<WriteRequest | 'stop'> = [];
@@ -131,10 +133,17 @@ function runUrgent(): boolean {
     const m = got.message as WriteRequest | 'stop';
     if (m !== 'stop' && m.fsync && deferred.length === 0) {
       if (!ran) {
-        db.exec('COMMIT');
+        try {
+          db.exec('COMMIT');
+        } catch (err) {
+          // The bulk write fails with this error; `m`, taken off the port, is still answered after it.
+          deferred.unshift(m);
+          throw err;
+        }
         db.exec('PRAGMA synchronous = FULL');
         ran = true;
       }
+      // Always answers (transaction catches every failure, BEGIN included).
       port!.postMessage(transaction(m));
     } else {
       // Kept in arrival order: a durable write behind a deferred one waits with it.
@@ -151,8 +160,8 @@ function yieldToUrgent(): void {
 }
 
 function transaction(req: WriteRequest): WriteReply {
-  db.exec('BEGIN IMMEDIATE');
   try {
+    db.exec('BEGIN IMMEDIATE');
     if (req.guard) {
       const row = statement(req.guard.sql).get(...req.guard.params) as
         | Record<string, SQLInputValue>

@@ -96,7 +96,10 @@ export class StaleWriteError extends Error {
   override readonly name = 'StaleWriteError';
 }
 
-/** The worker refused the write (a constraint, a full disk…). Nothing was written. */
+/**
+ * The worker refused the write (a constraint, a full disk…). Nothing was written, except for a
+ * write without fsync, which the thread may commit in pieces: the pieces before the failure stay.
+ */
 export class SqliteWriteError extends Error {
   override readonly name = 'SqliteWriteError';
   readonly code: string | undefined;

@@ -166,30 +166,31 @@ describe.each(ENGINES)('alarm channel on %s', (engine) => {
   });
 
   it('keeps a device that sends within three heartbeats, and closes one that falls silent', async () => {
-    // A gateway of its own with a 100 ms heartbeat, on the app's services.
+    // A gateway of its own with a 250 ms heartbeat (idle after 750 ms: wide enough that a loaded
+    // machine's timer delays cannot close the pinging device), on the app's services.
     const gw = new AlarmGateway({
       host: '127.0.0.1',
       port: 0,
       devices: t.services.devices,
       alarms: t.services.alarms,
       audit: t.services.audit,
-      heartbeatMs: 100,
+      heartbeatMs: 250,
     });
     const gwPort = await gw.start();
     try {
       const peer = await RawPeer.connect(gwPort);
       await peer.hello('mon-a', key);
-      // 700 ms of pings 50 ms apart: more than twice the 300 ms idle limit, each frame restarts it.
-      for (let i = 0; i < 14; i++) {
+      // 1.6 s of pings 50 ms apart: more than twice the 750 ms idle limit, each frame restarts it.
+      for (let i = 0; i < 32; i++) {
         peer.send({ type: 'ping', nonce: `n${i}` });
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(peer.closed).toBe(false);
-      expect(await peer.frame('pong', 14)).toMatchObject({ nonce: 'n13' });
+      expect(await peer.frame('pong', 32)).toMatchObject({ nonce: 'n31' });
       const silentAt = Date.now();
       const err = await peer.frame('error', 1, 3000);
       expect(err.code).toBe('idle');
-      expect(Date.now() - silentAt).toBeGreaterThanOrEqual(250);
+      expect(Date.now() - silentAt).toBeGreaterThanOrEqual(700);
     } finally {
       await gw.stop();
     }
