@@ -74,7 +74,8 @@ export function hl7Gateway(ctx: GatewayContext): Gateway {
       store: services.store,
       patients: services.patients,
       observations: services.observations,
-      writer: services.store.engine === 'sqlite' ? services.store.writer() : undefined,
+      // Undefined on PostgreSQL, whose writes never block the event loop.
+      writer: services.store.writer(),
     },
     {
       rejectUnknownTypes: config.hl7RejectUnknown,

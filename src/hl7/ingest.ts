@@ -251,7 +251,7 @@ export class Hl7Ingest {
     this.#deps = deps;
     this.#opts = opts;
     this.#ops = deps.store.engine === 'sqlite' ? createSqliteOps(deps.store) : createPgOps(deps.observations);
-    const writer = deps.store.engine === 'sqlite' ? deps.writer : undefined;
+    const writer = deps.writer;
     this.#committer = writer
       ? new GroupCommitter<PreparedMessage, Applied>(null, (items) => this.#commitOnWriter(writer, items), {
           ...opts.groupCommit,
@@ -399,8 +399,7 @@ export class Hl7Ingest {
       }
       // Stored meanwhile by a batch still in flight when this one looked: answered as that one.
       if (lost.length > 0) await this.#answerLost(null, items, fresh, out, lost);
-      for (const [i, first] of dupOfBatch) out[i] = { ...out[first]!, duplicate: true };
-      return out as Applied[];
+      return answerBatchDuplicates(out, dupOfBatch);
     } finally {
       turn.resolve();
     }
@@ -511,17 +510,22 @@ export class Hl7Ingest {
     if (lost.length > 0) await this.#answerLost(trx, items, fresh, out, lost);
     // 4. Observations of the stored results.
     if (obs.length > 0) await ops.insertObservations(trx, obs);
-    for (const [i, first] of dupOfBatch) {
-      const f = out[first]!;
-      out[i] = { ...f, duplicate: true };
-    }
-    return out as Applied[];
+    return answerBatchDuplicates(out, dupOfBatch);
   }
 
   /** Commits everything queued and refuses new messages. */
   async close(): Promise<void> {
     await this.#committer.close();
   }
+}
+
+/** Items that repeat an earlier item of their batch are answered as it was, once it is stored. */
+function answerBatchDuplicates(
+  out: Array<Applied | undefined>,
+  dupOfBatch: ReadonlyArray<readonly [number, number]>,
+): Applied[] {
+  for (const [i, first] of dupOfBatch) out[i] = { ...out[first]!, duplicate: true };
+  return out as Applied[];
 }
 
 function errText(err: unknown): string {

@@ -99,13 +99,16 @@ function withParents(op: WriteOp, rowids: ReadonlyArray<number[] | undefined>): 
   return { sql: op.sql, width, params, rowids: op.rowids };
 }
 
-function apply(req: WriteRequest): WriteReply {
-  if (!req.fsync) db.exec('PRAGMA synchronous = NORMAL');
-  try {
-    return transaction(req);
-  } finally {
-    if (!req.fsync) db.exec('PRAGMA synchronous = FULL');
+/** Whether the connection's commits fsync now (it opens with synchronous = FULL). */
+let syncing = true;
+
+/** Begins a transaction whose COMMIT fsyncs or not: the pragma changes only when it must. */
+function begin(fsync: boolean): void {
+  if (fsync !== syncing) {
+    db.exec(`PRAGMA synchronous = ${fsync ? 'FULL' : 'NORMAL'}`);
+    syncing = fsync;
   }
+  db.exec('BEGIN IMMEDIATE');
 }
 
 /**
@@ -140,7 +143,6 @@ function runUrgent(): boolean {
           deferred.unshift(m);
           throw err;
         }
-        db.exec('PRAGMA synchronous = FULL');
         ran = true;
       }
       // Always answers (transaction catches every failure, BEGIN included).
@@ -154,14 +156,12 @@ function runUrgent(): boolean {
 
 /** Between two slices of a non-durable request (inside its transaction). */
 function yieldToUrgent(): void {
-  if (!runUrgent()) return;
-  db.exec('PRAGMA synchronous = NORMAL');
-  db.exec('BEGIN IMMEDIATE');
+  if (runUrgent()) begin(false);
 }
 
 function transaction(req: WriteRequest): WriteReply {
   try {
-    db.exec('BEGIN IMMEDIATE');
+    begin(req.fsync);
     if (req.guard) {
       const row = statement(req.guard.sql).get(...req.guard.params) as
         | Record<string, SQLInputValue>
@@ -243,7 +243,7 @@ function handle(m: WriteRequest | 'stop'): boolean {
     port!.close();
     return false;
   }
-  port!.postMessage(apply(m));
+  port!.postMessage(transaction(m));
   checkpointTail();
   return true;
 }
