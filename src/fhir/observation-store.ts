@@ -11,7 +11,7 @@ import { BP, type ObsRow, storedSystem } from './observation-map.ts';
 import type { FhirReader } from './reader.ts';
 import type { DateRange, Token } from './search-params.ts';
 
-type EB = ExpressionBuilder<Database, 'observations'>;
+type EB = ExpressionBuilder<Database, 'observations_searchable'>;
 type Cond = Expression<SqlBool>;
 
 const BP_PANEL_MDC = '150020';
@@ -51,10 +51,10 @@ function bpHead(eb: EB): Cond {
             eb
               .selectFrom('observations as s')
               .select(sql.lit(1).as('one'))
-              .whereRef('s.patient_id', '=', 'observations.patient_id')
+              .whereRef('s.patient_id', '=', 'observations_searchable.patient_id')
               .where('s.code', '=', BP.systolic)
               .where('s.panel', '=', BP.panel)
-              .whereRef('s.effective_at', '=', 'observations.effective_at'),
+              .whereRef('s.effective_at', '=', 'observations_searchable.effective_at'),
           ),
         ),
       ]),
@@ -131,7 +131,8 @@ function identifierCond(eb: EB, t: Token): Cond {
 }
 
 function filtered(r: FhirReader, f: ObservationFilter) {
-  let q = r.db.selectFrom('observations');
+  // The view: on SQLite the merged search copy plus the unmerged tail (0010_observation_search).
+  let q = r.db.selectFrom('observations_searchable');
   if (f.patientIds) {
     q =
       f.patientIds.length === 1

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { attachAuditIndex } from './audit-index-file.ts';
 import { LiteralLimitsPlugin } from './literal-limits.ts';
 import { migrate } from './migrations/index.ts';
+import { mergeObservationSearchNow, ObservationSearchMerger } from './observation-search.ts';
 import { SchemaScopedPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
 import { NodeSqliteDatabase } from './sqlite-driver.ts';
@@ -49,6 +50,12 @@ export interface Store {
    * attached (see audit-index-file.ts), opened on first use; on PostgreSQL the store itself.
    */
   auditIndexDb(): Db;
+  /**
+   * Brings FHIR's observation search copy up to date now (SQLite; see observation-search.ts).
+   * Servers need not call it: the writer thread's merger keeps it a few thousand rows behind, and
+   * searches read the unmerged rows too. No-op on PostgreSQL.
+   */
+  mergeObservationSearch(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -72,6 +79,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
   await migrate(db as Kysely<unknown>, 'sqlite');
   let writer: SqliteWriter | undefined;
   let checkpointer: WalCheckpointer | undefined;
+  let merger: ObservationSearchMerger | undefined;
   let indexDb: Db | undefined;
   const backgroundCheckpoints = () => {
     checkpointer ??= new WalCheckpointer(database.raw, file);
@@ -85,6 +93,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
       if (!writer) {
         backgroundCheckpoints();
         writer = new SqliteWriter(file);
+        merger = new ObservationSearchMerger(database.raw, writer);
       }
       return writer;
     },
@@ -98,10 +107,14 @@ async function openSqlite(dataDir: string): Promise<Store> {
       });
       return indexDb;
     },
+    // Safe beside the background merger: each merge reads how far the other came in its own
+    // transaction.
+    mergeObservationSearch: () => mergeObservationSearchNow(db),
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
+      await merger?.stop();
       await writer?.close();
       await checkpointer?.stop();
       await indexDb?.destroy();
@@ -124,6 +137,7 @@ async function openPostgres(url: string): Promise<Store> {
     writer: () => undefined,
     backgroundCheckpoints() {},
     auditIndexDb: () => db,
+    async mergeObservationSearch() {},
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -173,6 +173,20 @@ export interface ObservationsTable {
   identifier?: string | null;
 }
 
+/**
+ * What FHIR searches read (a view, 0010_observation_search): on SQLite the merged search copy plus
+ * the unmerged tail of `observations`, on PostgreSQL the table itself. Read only.
+ */
+export type ObservationsSearchableView = Omit<ObservationsTable, 'seq' | 'source' | 'source_ref'> & {
+  seq: number;
+};
+
+/** How far the SQLite observation-search merger has come (one row). */
+export interface ObservationSearchStateTable {
+  one: number;
+  merged_seq: number;
+}
+
 export interface DevicesTable {
   id: string;
   /** `v1.<iv>.<ciphertext+tag>`: the HMAC key under the data folder's key-encryption key. */
@@ -292,6 +306,8 @@ export interface Database {
   audit_index_state: AuditIndexStateTable;
   records: RecordsTable;
   observations: ObservationsTable;
+  observations_searchable: ObservationsSearchableView;
+  observation_search_state: ObservationSearchStateTable;
   hl7_messages: Hl7MessagesTable;
   devices: DevicesTable;
   vital_samples: VitalSamplesTable;

@@ -15,6 +15,7 @@ import * as m0006 from './0006_fhir.ts';
 import * as m0007 from './0007_audit_patient_index.ts';
 import * as m0008 from './0008_audit_index_file.ts';
 import * as m0009 from './0009_alarm_write_pages.ts';
+import * as m0010 from './0010_observation_search.ts';
 
 export interface MigrationContext {
   engine: Engine;
@@ -34,6 +35,7 @@ const MIGRATIONS: Array<[string, Up]> = [
   ['0007_audit_patient_index', m0007.up],
   ['0008_audit_index_file', m0008.up],
   ['0009_alarm_write_pages', m0009.up],
+  ['0010_observation_search', m0010.up],
 ];
 
 class CodeMigrations implements MigrationProvider {

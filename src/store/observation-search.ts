@@ -1,0 +1,117 @@
+/**
+ * Keeps SQLite's observation search copy (0010_observation_search) close behind the observations
+ * table. New observations are searchable at once through the view's unmerged tail; this moves them
+ * into `observation_search`, clustered by (patient, code, time, seq), in sorted chunks, so the
+ * acknowledgement path (HL7 commits) never maintains a per-(patient, code) index itself and each
+ * search leaf is rewritten once per merge instead of once per commit.
+ *
+ * A merge reads how far it has come inside its own transaction, so it is correct whichever
+ * connection runs it and however often; the lag read here only decides whether to ask.
+ */
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import type { SqliteWriter, WriteOp } from './sqlite-writer.ts';
+
+const COLUMNS =
+  'seq, id, patient_id, code, code_system, display, mdc_code, value_num, value_text, unit, ref_range, abnormal_flags, status, category, panel, effective_at, recorded_at, identifier';
+
+/**
+ * Rows per merge transaction. It is one statement the writer thread cannot interrupt for a durable
+ * write, so it stays short: ~4,000 rows take a few milliseconds.
+ */
+export const MERGE_CHUNK = 4096;
+
+/**
+ * One merge step: the next `chunk` seq values after `merged_seq`, then the new `merged_seq`. Never
+ * backwards (rows deleted at the end of the table) and never past the last row (AUTOINCREMENT
+ * gives every later row a higher seq).
+ */
+export function mergeOps(chunk = MERGE_CHUNK): WriteOp[] {
+  return [
+    {
+      sql: `INSERT INTO observation_search (${COLUMNS}) SELECT ${COLUMNS} FROM observations
+        WHERE seq > (SELECT merged_seq FROM observation_search_state)
+          AND seq <= (SELECT merged_seq FROM observation_search_state) + ?
+        ORDER BY patient_id, code, effective_at, seq`,
+      width: 1,
+      params: [chunk],
+    },
+    {
+      sql: `UPDATE observation_search_state
+        SET merged_seq = max(merged_seq, min(merged_seq + ?, (SELECT coalesce(max(seq), 0) FROM observations)))`,
+      width: 1,
+      params: [chunk],
+    },
+  ];
+}
+
+/** Rows not merged yet (a hint: read outside the merge's transaction). */
+function lagStatement(db: DatabaseSync): StatementSync {
+  return db.prepare(
+    'SELECT (SELECT coalesce(max(seq), 0) FROM observations) - merged_seq AS lag FROM observation_search_state',
+  );
+}
+
+export class ObservationSearchMerger {
+  readonly #writer: SqliteWriter;
+  readonly #lag: StatementSync;
+  readonly #timer: NodeJS.Timeout;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  readonly stats = { merges: 0, rows: 0, failures: 0 };
+
+  /** Merges on the writer thread (without fsync: the copy is derived) every `everyMs` it lags. */
+  constructor(main: DatabaseSync, writer: SqliteWriter, everyMs = 50) {
+    this.#writer = writer;
+    this.#lag = lagStatement(main);
+    this.#timer = setInterval(() => this.#tick(), everyMs);
+    this.#timer.unref();
+  }
+
+  lag(): number {
+    const row = this.#lag.get() as { lag: number } | undefined;
+    return Number(row?.lag ?? 0);
+  }
+
+  #tick(): void {
+    if (this.#running || this.#stopped) return;
+    this.#running = this.#catchUp().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** Merges until the tail is shorter than a chunk (the rest waits for the next tick). */
+  async #catchUp(): Promise<void> {
+    try {
+      for (let lag = this.lag(); lag > 0 && !this.#stopped; lag = this.lag()) {
+        const r = await this.#writer.write(mergeOps(), { fsync: false });
+        this.stats.merges++;
+        this.stats.rows += r.changes[0] ?? 0;
+        if (lag < MERGE_CHUNK) break;
+      }
+    } catch {
+      // The writer is closing or refused (disk full…): searches stay correct through the tail, and
+      // the next tick tries again.
+      this.stats.failures++;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+}
+
+/**
+ * Merges everything now, in one transaction, on the given connection (benchmark seeding, tests,
+ * one-shot commands with no writer thread).
+ */
+export async function mergeObservationSearchNow(db: Kysely<Database>): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    for (const op of mergeOps(Number.MAX_SAFE_INTEGER)) {
+      await trx.executeQuery(CompiledQuery.raw(op.sql, op.params as unknown[]));
+    }
+  });
+}

@@ -1,0 +1,149 @@
+/**
+ * SQLite's observation search copy (0010_observation_search, src/store/observation-search.ts):
+ * every committed observation is searchable exactly once, before and after it is merged; updates
+ * and deletes (a patient's deletion cascading) reach the merged copy; the writer thread's merger
+ * catches up on its own.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../src/store/db.ts';
+import { MERGE_CHUNK } from '../../src/store/observation-search.ts';
+import { tempDir } from '../helpers/app.ts';
+
+const CODES = ['8867-4', '59408-5', '8310-5'];
+
+async function addPatient(store: Store, id: string): Promise<void> {
+  await store.db
+    .insertInto('patients')
+    .values({ id, mrn: `mrn-${id}`, given_name: 'Ada', family_name: 'Test', created_at: 1, updated_at: 1 })
+    .execute();
+}
+
+/** `n` observations spread over the patients and codes, times running backwards so order matters. */
+async function addObservations(store: Store, patients: string[], n: number, from = 0): Promise<void> {
+  const rows = Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    return {
+      id: `obs-${i}`,
+      patient_id: patients[i % patients.length]!,
+      code: CODES[i % CODES.length]!,
+      code_system: 'http://loinc.org',
+      value_num: i,
+      status: 'final',
+      effective_at: 1_000_000 - i,
+      recorded_at: 1,
+      source: 'test',
+    };
+  });
+  for (let k = 0; k < rows.length; k += 500)
+    await store.db
+      .insertInto('observations')
+      .values(rows.slice(k, k + 500))
+      .execute();
+}
+
+function search(store: Store, patient: string, code: string) {
+  return store.db
+    .selectFrom('observations_searchable')
+    .select(['id', 'value_num', 'effective_at'])
+    .where('patient_id', '=', patient)
+    .where('code', '=', code)
+    .orderBy('effective_at', 'desc')
+    .orderBy('seq', 'desc')
+    .execute();
+}
+
+async function merged(store: Store): Promise<number> {
+  const r = await store.db
+    .selectFrom('observation_search_state')
+    .select('merged_seq')
+    .executeTakeFirstOrThrow();
+  return r.merged_seq;
+}
+
+async function searchCopyRows(store: Store): Promise<number> {
+  const r = await store.db
+    .selectFrom('observations_searchable')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+describe('observation search copy (SQLite)', () => {
+  let store: Store;
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('finds each row once, in order, before and after the merge', async () => {
+    store = await openStore({ dataDir: tempDir('cw-obs-search-') });
+    await addPatient(store, 'p1');
+    await addPatient(store, 'p2');
+    await addObservations(store, ['p1', 'p2'], 60);
+    const before = await search(store, 'p1', '8867-4');
+    expect(before.map((r) => r.id)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i)
+        .filter((i) => i % 2 === 0 && i % 3 === 0)
+        .map((i) => `obs-${i}`),
+    );
+    expect(await merged(store)).toBe(0);
+    await store.mergeObservationSearch();
+    expect(await merged(store)).toBe(60);
+    expect(await search(store, 'p1', '8867-4')).toEqual(before);
+    // Half merged, half tail: still each row once.
+    await addObservations(store, ['p1', 'p2'], 60, 60);
+    const all = await search(store, 'p1', '8867-4');
+    expect(all).toHaveLength(20);
+    expect(new Set(all.map((r) => r.id)).size).toBe(20);
+    expect(await searchCopyRows(store)).toBe(120);
+  });
+
+  it('updates and deletes reach merged rows; unmerged ones are merged as they are now', async () => {
+    store = await openStore({ dataDir: tempDir('cw-obs-search-') });
+    await addPatient(store, 'p1');
+    await addPatient(store, 'p2');
+    await addObservations(store, ['p1', 'p2'], 12);
+    await store.mergeObservationSearch();
+    await addObservations(store, ['p1', 'p2'], 6, 12);
+    // obs-0 merged, obs-12 in the tail: both change value and time; obs-6 merged and deleted.
+    await store.db
+      .updateTable('observations')
+      .set({ value_num: 999, effective_at: 5 })
+      .where('id', 'in', ['obs-0', 'obs-12'])
+      .execute();
+    await store.db.deleteFrom('observations').where('id', '=', 'obs-6').execute();
+    const check = async () => {
+      const rows = await search(store, 'p1', '8867-4');
+      expect(rows.map((r) => [r.id, r.value_num, r.effective_at])).toEqual([
+        ['obs-12', 999, 5],
+        ['obs-0', 999, 5],
+      ]);
+    };
+    await check();
+    await store.mergeObservationSearch();
+    await check();
+    expect(await searchCopyRows(store)).toBe(17);
+    // A patient's deletion cascades to observations and from there to the merged copy.
+    await store.db.deleteFrom('patients').where('id', '=', 'p2').execute();
+    expect(await searchCopyRows(store)).toBe(8);
+    const left = await store.db
+      .selectFrom('observations_searchable')
+      .select('patient_id')
+      .distinct()
+      .execute();
+    expect(left).toEqual([{ patient_id: 'p1' }]);
+  });
+
+  it("the writer thread's merger catches up in chunks without being asked", async () => {
+    store = await openStore({ dataDir: tempDir('cw-obs-search-') });
+    await addPatient(store, 'p1');
+    const n = MERGE_CHUNK * 2 + 100;
+    await addObservations(store, ['p1'], n);
+    store.writer();
+    const deadline = Date.now() + 10_000;
+    while ((await merged(store)) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await merged(store)).toBe(n);
+    expect(await searchCopyRows(store)).toBe(n);
+    const rows = await search(store, 'p1', '8867-4');
+    expect(rows).toHaveLength(Math.ceil(n / 3));
+  });
+});
