@@ -127,6 +127,8 @@ async function load(store: Store, size: Size): Promise<number> {
         .execute(trx);
     });
   }
+  // As a running server's merger would have it by now (SQLite; see observation-search.ts).
+  await store.mergeObservationSearch();
   if (engine === 'sqlite') await sql.raw('ANALYZE').execute(db);
   else {
     // VACUUM sets the visibility map, so the covering index gives index-only scans at once (as
