@@ -320,10 +320,14 @@ export class Hl7Ingest {
    * Duplicates: of a stored message (answered from the store), or of an earlier item in the same
    * batch (answered like it once it is stored). `fresh` are the items to store, in order.
    */
-  async #classify(trx: Transaction<Database> | null, items: readonly PreparedMessage[]): Promise<Classified> {
+  async #classify(
+    trx: Transaction<Database> | null,
+    items: readonly PreparedMessage[],
+    lookUp = true,
+  ): Promise<Classified> {
     const out: Array<Applied | undefined> = new Array(items.length);
     const keys: string[] = [];
-    for (const p of items) if (p.row.dedup_key) keys.push(p.row.dedup_key);
+    if (lookUp) for (const p of items) if (p.row.dedup_key) keys.push(p.row.dedup_key);
     const stored = keys.length > 0 ? await this.#ops.findStored(trx, keys) : new Map<string, StoredAck>();
     const firstInBatch = new Map<string, number>();
     const fresh: number[] = [];
@@ -366,7 +370,11 @@ export class Hl7Ingest {
     try {
       // Never read beside an open main-connection transaction: it would see uncommitted rows.
       await prior;
-      const { out, fresh, dupOfBatch } = await this.#classify(null, items);
+      // No look-up of stored keys: the insert refuses a stored key (ON CONFLICT DO NOTHING, and
+      // the thread leaves out that message's observations), and only then is its ACK read. Per
+      // message, the look-up on this connection (whose page cache every writer commit empties)
+      // cost more than the rare duplicate's second step.
+      const { out, fresh, dupOfBatch } = await this.#classify(null, items, false);
       const mrns: string[] = [];
       let registry = false;
       for (const i of fresh) {
@@ -397,7 +405,7 @@ export class Hl7Ingest {
         if (id === -1) lost.push(row.dedup_key!);
         else out[i] = { id, ack: row.ack, code: row.ack_code, duplicate: false };
       }
-      // Stored meanwhile by a batch still in flight when this one looked: answered as that one.
+      // Stored before (or by a batch still in flight): answered as it was then.
       if (lost.length > 0) await this.#answerLost(null, items, fresh, out, lost);
       return answerBatchDuplicates(out, dupOfBatch);
     } finally {
