@@ -150,7 +150,7 @@ async function exportPatient(flags: Record<string, unknown>): Promise<number> {
       return 1;
     }
     const obs = await store.db
-      .selectFrom('observations')
+      .selectFrom('observations_searchable')
       .selectAll()
       .where('patient_id', '=', row.id)
       .orderBy('effective_at', 'desc')

@@ -147,7 +147,7 @@ export class ObservationService {
     const decision = await this.#gate.check(actor, 'clinical:read', { type: 'patient', patientId }, ctx);
     const limit = q.limit ?? 500;
     if (limit < 1 || limit > MAX_PAGE) throw badRequest(`limit must be 1 to ${MAX_PAGE}`);
-    let sel = this.#db.selectFrom('observations').selectAll().where('patient_id', '=', patientId);
+    let sel = this.#db.selectFrom('observations_searchable').selectAll().where('patient_id', '=', patientId);
     if (q.code) sel = sel.where('code', '=', q.code);
     if (q.from !== undefined) sel = sel.where('effective_at', '>=', q.from);
     if (q.to !== undefined) sel = sel.where('effective_at', '<=', q.to);

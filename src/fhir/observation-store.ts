@@ -49,7 +49,7 @@ function bpHead(eb: EB): Cond {
         eb.not(
           eb.exists(
             eb
-              .selectFrom('observations as s')
+              .selectFrom('observations_searchable as s')
               .select(sql.lit(1).as('one'))
               .whereRef('s.patient_id', '=', 'observations_searchable.patient_id')
               .where('s.code', '=', BP.systolic)
@@ -220,7 +220,7 @@ export async function bpCompanions(r: FhirReader, heads: readonly ObsRow[]): Pro
   for (const [patientId, times] of byPatient) {
     const rows = (await r.all(
       r.db
-        .selectFrom('observations')
+        .selectFrom('observations_searchable')
         .select(COLUMNS)
         .where('patient_id', '=', patientId)
         .where('code', '=', BP.diastolic)
@@ -250,7 +250,7 @@ export async function observationById(r: FhirReader, id: string): Promise<ObsRow
 export async function bpHeadOf(r: FhirReader, row: ObsRow): Promise<ObsRow | undefined> {
   return (await r.first(
     r.db
-      .selectFrom('observations')
+      .selectFrom('observations_searchable')
       .select(COLUMNS)
       .where('patient_id', '=', row.patient_id)
       .where('code', '=', BP.systolic)

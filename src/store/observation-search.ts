@@ -14,7 +14,7 @@ import type { Database } from './schema.ts';
 import type { SqliteWriter, WriteOp } from './sqlite-writer.ts';
 
 const COLUMNS =
-  'seq, id, patient_id, code, code_system, display, mdc_code, value_num, value_text, unit, ref_range, abnormal_flags, status, category, panel, effective_at, recorded_at, identifier';
+  'seq, id, patient_id, code, code_system, display, mdc_code, value_num, value_text, unit, ref_range, abnormal_flags, status, category, panel, effective_at, recorded_at, source, source_ref, identifier';
 
 /**
  * Rows per merge transaction. It is one statement the writer thread cannot interrupt for a durable

@@ -174,12 +174,10 @@ export interface ObservationsTable {
 }
 
 /**
- * What FHIR searches read (a view, 0010_observation_search): on SQLite the merged search copy plus
- * the unmerged tail of `observations`, on PostgreSQL the table itself. Read only.
+ * Observations by patient, code and time (a view, 0010_observation_search): on SQLite the merged
+ * search copy plus the unmerged tail of `observations`, on PostgreSQL the table itself. Read only.
  */
-export type ObservationsSearchableView = Omit<ObservationsTable, 'seq' | 'source' | 'source_ref'> & {
-  seq: number;
-};
+export type ObservationsSearchableView = Omit<ObservationsTable, 'seq'> & { seq: number };
 
 /** How far the SQLite observation-search merger has come (one row). */
 export interface ObservationSearchStateTable {
