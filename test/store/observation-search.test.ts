@@ -4,9 +4,14 @@
  * and deletes (a patient's deletion cascading) reach the merged copy; the writer thread's merger
  * catches up on its own.
  */
+import path from 'node:path';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/db.ts';
+import { migrate } from '../../src/store/migrations/index.ts';
 import { MERGE_CHUNK } from '../../src/store/observation-search.ts';
+import type { Database } from '../../src/store/schema.ts';
+import { NodeSqliteDatabase } from '../../src/store/sqlite-driver.ts';
 import { tempDir } from '../helpers/app.ts';
 
 const CODES = ['8867-4', '59408-5', '8310-5'];
@@ -131,6 +136,44 @@ describe('observation search copy (SQLite)', () => {
       .distinct()
       .execute();
     expect(left).toEqual([{ patient_id: 'p1' }]);
+  });
+
+  it('an existing store is upgraded: its observations are copied, in order, and the old index goes', async () => {
+    const dir = tempDir('cw-obs-search-');
+    const old = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: new NodeSqliteDatabase(path.join(dir, 'carewire.db')) }),
+    });
+    await migrate(old as Kysely<unknown>, 'sqlite', '0009_alarm_write_pages');
+    await old
+      .insertInto('patients')
+      .values({ id: 'p1', mrn: 'm1', given_name: 'Ada', family_name: 'Old', created_at: 1, updated_at: 1 })
+      .execute();
+    await old
+      .insertInto('observations')
+      .values(
+        [3, 1, 2].map((t) => ({
+          id: `old-${t}`,
+          patient_id: 'p1',
+          code: '8867-4',
+          code_system: 'http://loinc.org',
+          value_num: t,
+          status: 'final',
+          effective_at: t,
+          recorded_at: 1,
+          source: 'hl7',
+        })),
+      )
+      .execute();
+    await old.destroy();
+    store = await openStore({ dataDir: dir });
+    expect(await merged(store)).toBe(3);
+    const copied = await sql<{ id: string }>`SELECT id FROM observation_search`.execute(store.db);
+    expect(copied.rows.map((r) => r.id)).toEqual(['old-1', 'old-2', 'old-3']);
+    expect((await search(store, 'p1', '8867-4')).map((r) => r.id)).toEqual(['old-3', 'old-2', 'old-1']);
+    const indexes = await sql<{ name: string }>`SELECT name FROM sqlite_schema
+        WHERE type = 'index' AND tbl_name = 'observations' ORDER BY name`.execute(store.db);
+    expect(indexes.rows.map((r) => r.name)).not.toContain('observations_patient_code_time_cover');
+    expect(indexes.rows.map((r) => r.name)).toContain('observations_patient');
   });
 
   it("the writer thread's merger catches up in chunks without being asked", async () => {

@@ -50,7 +50,8 @@ class CodeMigrations implements MigrationProvider {
   }
 }
 
-export async function migrate(db: Kysely<unknown>, engine: Engine): Promise<void> {
+/** Applies every migration, or (`until`, for upgrade tests) those up to and including that one. */
+export async function migrate(db: Kysely<unknown>, engine: Engine, until?: string): Promise<void> {
   // Kysely looks for its lock table in every schema unless told which one: with several schemas
   // in one database (tests, benchmarks) another schema's table made it skip creating its own.
   const schema =
@@ -62,7 +63,7 @@ export async function migrate(db: Kysely<unknown>, engine: Engine): Promise<void
     provider: new CodeMigrations(engine),
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = until ? await migrator.migrateTo(until) : await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     const name = failed ? ` (${failed.migrationName})` : '';
