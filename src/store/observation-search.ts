@@ -13,6 +13,7 @@ import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { SqliteWriter, WriteOp } from './sqlite-writer.ts';
 
+/** observations' columns, as the copy and the view of migration 0010 hold them (kept equal). */
 const COLUMNS =
   'seq, id, patient_id, code, code_system, display, mdc_code, value_num, value_text, unit, ref_range, abnormal_flags, status, category, panel, effective_at, recorded_at, source, source_ref, identifier';
 
@@ -53,12 +54,19 @@ function lagStatement(db: DatabaseSync): StatementSync {
   );
 }
 
+/** After a failed merge, ticks to skip before the next try (~1 s). */
+const BACK_OFF_TICKS = 20;
+/** At most one warning per this many ms while merges keep failing. */
+const WARN_EVERY_MS = 60_000;
+
 export class ObservationSearchMerger {
   readonly #writer: SqliteWriter;
   readonly #lag: StatementSync;
   readonly #timer: NodeJS.Timeout;
   #running: Promise<void> | undefined;
   #stopped = false;
+  #skip = 0;
+  #warnedAt = Number.NEGATIVE_INFINITY;
   readonly stats = { merges: 0, rows: 0, failures: 0 };
 
   /** Merges on the writer thread (without fsync: the copy is derived) every `everyMs` it lags. */
@@ -76,6 +84,10 @@ export class ObservationSearchMerger {
 
   #tick(): void {
     if (this.#running || this.#stopped) return;
+    if (this.#skip > 0) {
+      this.#skip--;
+      return;
+    }
     this.#running = this.#catchUp().finally(() => {
       this.#running = undefined;
     });
@@ -90,10 +102,28 @@ export class ObservationSearchMerger {
         this.stats.rows += r.changes[0] ?? 0;
         if (lag < MERGE_CHUNK) break;
       }
-    } catch {
-      // The writer is closing or refused (disk full…): searches stay correct through the tail, and
-      // the next tick tries again.
+    } catch (err) {
+      // The writer is closing or refused (disk full…). Searches stay correct through the tail but
+      // slow down as it grows, so say so, and try again after a pause.
       this.stats.failures++;
+      this.#skip = BACK_OFF_TICKS;
+      if (this.#stopped) return;
+      const now = Date.now();
+      if (now - this.#warnedAt >= WARN_EVERY_MS) {
+        this.#warnedAt = now;
+        let lag: number | string;
+        try {
+          lag = this.lag();
+        } catch {
+          lag = 'unknown';
+        }
+        process.emitWarning(
+          `observation search merge failed (${this.stats.failures} so far; ${lag} rows unmerged): ${
+            err instanceof Error ? err.message : String(err)
+          }`,
+          'CarewireStoreWarning',
+        );
+      }
     }
   }
 

@@ -65,7 +65,14 @@ async function merged(store: Store): Promise<number> {
   return r.merged_seq;
 }
 
-async function searchCopyRows(store: Store): Promise<number> {
+/** Rows in the merged copy alone. */
+async function copyRows(store: Store): Promise<number> {
+  const r = await sql<{ n: number }>`SELECT count(*) AS n FROM observation_search`.execute(store.db);
+  return Number(r.rows[0]?.n);
+}
+
+/** Rows the view shows: the copy plus the unmerged tail. */
+async function viewRows(store: Store): Promise<number> {
   const r = await store.db
     .selectFrom('observations_searchable')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -93,13 +100,15 @@ describe('observation search copy (SQLite)', () => {
     expect(await merged(store)).toBe(0);
     await store.mergeObservationSearch();
     expect(await merged(store)).toBe(60);
+    expect(await copyRows(store)).toBe(60);
     expect(await search(store, 'p1', '8867-4')).toEqual(before);
     // Half merged, half tail: still each row once.
     await addObservations(store, ['p1', 'p2'], 60, 60);
     const all = await search(store, 'p1', '8867-4');
     expect(all).toHaveLength(20);
     expect(new Set(all.map((r) => r.id)).size).toBe(20);
-    expect(await searchCopyRows(store)).toBe(120);
+    expect(await viewRows(store)).toBe(120);
+    expect(await copyRows(store)).toBe(60);
   });
 
   it('updates and deletes reach merged rows; unmerged ones are merged as they are now', async () => {
@@ -116,6 +125,14 @@ describe('observation search copy (SQLite)', () => {
       .where('id', 'in', ['obs-0', 'obs-12'])
       .execute();
     await store.db.deleteFrom('observations').where('id', '=', 'obs-6').execute();
+    // A merged row moved to another patient and code (its key in the copy changes).
+    await store.db
+      .updateTable('observations')
+      .set({ patient_id: 'p2', code: '59408-5' })
+      .where('id', '=', 'obs-2')
+      .execute();
+    expect((await search(store, 'p2', '59408-5')).map((r) => r.id)).toContain('obs-2');
+    expect((await search(store, 'p1', '8310-5')).map((r) => r.id)).not.toContain('obs-2');
     const check = async () => {
       const rows = await search(store, 'p1', '8867-4');
       expect(rows.map((r) => [r.id, r.value_num, r.effective_at])).toEqual([
@@ -126,10 +143,12 @@ describe('observation search copy (SQLite)', () => {
     await check();
     await store.mergeObservationSearch();
     await check();
-    expect(await searchCopyRows(store)).toBe(17);
+    expect(await viewRows(store)).toBe(17);
     // A patient's deletion cascades to observations and from there to the merged copy.
     await store.db.deleteFrom('patients').where('id', '=', 'p2').execute();
-    expect(await searchCopyRows(store)).toBe(8);
+    // p1 kept 7 (obs-6 deleted, obs-2 moved to p2); the copy follows.
+    expect(await viewRows(store)).toBe(7);
+    expect(await copyRows(store)).toBe(7);
     const left = await store.db
       .selectFrom('observations_searchable')
       .select('patient_id')
@@ -176,6 +195,63 @@ describe('observation search copy (SQLite)', () => {
     expect(indexes.rows.map((r) => r.name)).toContain('observations_patient');
   });
 
+  it('finds rows by id and identifier through indexes, and refuses to change a seq', async () => {
+    store = await openStore({ dataDir: tempDir('cw-obs-search-') });
+    await addPatient(store, 'p1');
+    await addObservations(store, ['p1'], 10);
+    await store.db
+      .updateTable('observations')
+      .set({ identifier: 'urn:x|7' })
+      .where('id', '=', 'obs-7')
+      .execute();
+    await store.mergeObservationSearch();
+    const byId = store.db.selectFrom('observations_searchable').select('id').where('id', 'in', ['obs-3']);
+    const byIdentifier = store.db
+      .selectFrom('observations_searchable')
+      .select('id')
+      .where('identifier', '=', 'urn:x|7');
+    expect(await byId.execute()).toEqual([{ id: 'obs-3' }]);
+    expect(await byIdentifier.execute()).toEqual([{ id: 'obs-7' }]);
+    // The merged copy is searched through its indexes, never scanned.
+    for (const q of [byId, byIdentifier]) {
+      const c = q.compile();
+      const plan = store
+        .sqlite!.prepare(`EXPLAIN QUERY PLAN ${c.sql}`)
+        .all(...(c.parameters as string[]))
+        .map((r) => String(r.detail));
+      expect(plan.filter((d) => d.includes('observation_search '))).toEqual([
+        expect.stringMatching(
+          /^SEARCH observation_search USING (COVERING )?INDEX observation_search_(id|identifier)/,
+        ),
+      ]);
+    }
+    await expect(
+      store.db.updateTable('observations').set({ seq: 1000 }).where('id', '=', 'obs-1').execute(),
+    ).rejects.toThrow(/seq never changes/);
+  });
+
+  it('a merge that keeps failing is reported, and searches stay whole', async () => {
+    store = await openStore({ dataDir: tempDir('cw-obs-search-') });
+    await addPatient(store, 'p1');
+    await addObservations(store, ['p1'], 3);
+    // A copy row in the way of the next merge: every merge fails on its key.
+    const first = await store.db
+      .selectFrom('observations')
+      .selectAll()
+      .where('id', '=', 'obs-0')
+      .executeTakeFirstOrThrow();
+    await sql`INSERT INTO observation_search (seq, id, patient_id, code, code_system, status, effective_at, recorded_at, source)
+        VALUES (${first.seq}, 'intruder', ${first.patient_id}, ${first.code}, ${first.code_system}, 'final',
+          ${first.effective_at}, 1, 'test')`.execute(store.db);
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+    store.writer();
+    const w = await warned;
+    expect(w.name).toBe('CarewireStoreWarning');
+    expect(w.message).toMatch(/observation search merge failed .*3 rows unmerged/);
+    expect(await merged(store)).toBe(0);
+    expect((await search(store, 'p1', '8867-4')).map((r) => r.id)).toContain('obs-0');
+  });
+
   it("the writer thread's merger catches up in chunks without being asked", async () => {
     store = await openStore({ dataDir: tempDir('cw-obs-search-') });
     await addPatient(store, 'p1');
@@ -185,7 +261,7 @@ describe('observation search copy (SQLite)', () => {
     const deadline = Date.now() + 10_000;
     while ((await merged(store)) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(await merged(store)).toBe(n);
-    expect(await searchCopyRows(store)).toBe(n);
+    expect(await viewRows(store)).toBe(n);
     const rows = await search(store, 'p1', '8867-4');
     expect(rows).toHaveLength(Math.ceil(n / 3));
   });

@@ -25,7 +25,11 @@
 import { type Kysely, sql } from 'kysely';
 import type { MigrationContext } from './index.ts';
 
-/** The columns a search reads, in the view's order. */
+/**
+ * Every column of observations, in the view's order. Frozen with this migration: a later
+ * migration that adds or drops an observations column must also redefine the view, the copy,
+ * the update trigger and the merge's column list (observation-search.ts).
+ */
 const COLUMNS =
   'seq, id, patient_id, code, code_system, display, mdc_code, value_num, value_text, unit, ref_range, abnormal_flags, status, category, panel, effective_at, recorded_at, source, source_ref, identifier';
 
@@ -44,6 +48,12 @@ export async function up(db: Kysely<unknown>, { engine }: MigrationContext): Pro
       PRIMARY KEY (patient_id, code, effective_at, seq)
     ) WITHOUT ROWID`)
     .execute(db);
+  // Look-ups by id and by a client's identifier (FHIR `_id`, `identifier`, conditional create)
+  // must not scan the copy. Ids are time-ordered, so a merge mostly appends to this index; the
+  // identifier index holds only the few rows that have one.
+  await sql`CREATE INDEX observation_search_id ON observation_search (id)`.execute(db);
+  await sql`CREATE INDEX observation_search_identifier ON observation_search (identifier)
+      WHERE identifier IS NOT NULL`.execute(db);
   await sql`CREATE TABLE observation_search_state (
       one INTEGER PRIMARY KEY CHECK (one = 1), merged_seq INTEGER NOT NULL)`.execute(db);
   // Existing rows are merged here, in one sorted pass.
@@ -53,6 +63,10 @@ export async function up(db: Kysely<unknown>, { engine }: MigrationContext): Pro
     .execute(db);
   await sql`INSERT INTO observation_search_state (one, merged_seq)
       SELECT 1, coalesce(max(seq), 0) FROM observations`.execute(db);
+  // The copy is keyed by seq and the tail is "seq above merged_seq": a seq that changed could
+  // show a row twice. Nothing changes it; this makes sure nothing will.
+  await sql`CREATE TRIGGER observations_seq_fixed BEFORE UPDATE OF seq ON observations
+      BEGIN SELECT RAISE(ABORT, 'observations.seq never changes'); END`.execute(db);
   await sql
     .raw(`CREATE TRIGGER observations_search_delete AFTER DELETE ON observations
       BEGIN
