@@ -92,7 +92,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
     writer() {
       if (!writer) {
         backgroundCheckpoints();
-        writer = new SqliteWriter(file);
+        writer = new SqliteWriter(file, checkpointer?.done);
         merger = new ObservationSearchMerger(database.raw, writer);
       }
       return writer;

@@ -123,9 +123,13 @@ export class SqliteWriter {
   /** Settles when no write is waiting for its answer (close waits for it). */
   #idle: PromiseWithResolvers<void> | undefined;
 
-  constructor(file: string) {
+  /**
+   * `checkpointDone`: when the background checkpointer last left little of the WAL uncopied
+   * (WalCheckpointer.done), so the thread restarts the WAL just then.
+   */
+  constructor(file: string, checkpointDone?: BigInt64Array) {
     this.#worker = new Worker(new URL('./sqlite-writer-worker.ts', import.meta.url), {
-      workerData: { file },
+      workerData: { file, checkpointDone },
     });
     // Idle, the thread must not keep a command-line process alive.
     this.#worker.unref();

@@ -8,6 +8,9 @@
  * writer or a reader) every `everyMs`, and the main connection's automatic checkpoint is turned
  * off while the worker runs. If the worker stops for any reason the automatic checkpoint is
  * turned back on, so the WAL can never grow without bound.
+ *
+ * Every 250 ms it also hands the WAL's restart to the writer thread (`done`; see checkpointTail in
+ * sqlite-writer-worker.ts): passes until one is short, so little is left to copy there.
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
@@ -18,8 +21,23 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');
 const db = new DatabaseSync(workerData.file);
 db.exec('PRAGMA busy_timeout = 1000');
+const done = workerData.done;
+let lastHandOff = 0;
+const pass = () => {
+  const t0 = performance.now();
+  db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+  return performance.now() - t0;
+};
 const run = () => {
-  try { db.exec('PRAGMA wal_checkpoint(PASSIVE)'); } catch { /* busy: next time */ }
+  try {
+    let took = pass();
+    if (performance.now() - lastHandOff < workerData.handOffEveryMs) return;
+    // Hand the WAL's restart to the writer thread with as little left to copy as may be: passes
+    // until one is short (each copies what the writer committed during the one before).
+    for (let i = 0; i < 4 && took > 2; i++) took = pass();
+    lastHandOff = performance.now();
+    Atomics.store(done, 0, BigInt(Date.now()));
+  } catch { /* busy: next time */ }
 };
 const timer = setInterval(run, workerData.everyMs);
 parentPort.on('message', (m) => {
@@ -29,6 +47,11 @@ parentPort.postMessage('ready');
 `;
 
 export class WalCheckpointer {
+  /**
+   * When the background thread last left the WAL nearly all copied for the writer thread to
+   * restart it (Date.now(); see sqlite-writer-worker.ts, checkpointTail).
+   */
+  readonly done = new BigInt64Array(new SharedArrayBuffer(8));
   readonly #main: DatabaseSync;
   #worker: Worker | undefined;
   #stopped = false;
@@ -42,7 +65,10 @@ export class WalCheckpointer {
    */
   constructor(main: DatabaseSync, file: string, everyMs = 50) {
     this.#main = main;
-    const w = new Worker(WORKER, { eval: true, workerData: { file, everyMs } });
+    const w = new Worker(WORKER, {
+      eval: true,
+      workerData: { file, everyMs, handOffEveryMs: 250, done: this.done },
+    });
     this.#worker = w;
     w.unref();
     w.once('message', () => {

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { GroupCommitter } from '../../src/store/group-commit.ts';
-import { SqliteWriteError, StaleWriteError } from '../../src/store/sqlite-writer.ts';
+import { SqliteWriteError, SqliteWriter, StaleWriteError } from '../../src/store/sqlite-writer.ts';
 import { tempDir } from '../helpers/app.ts';
 
 const INSERT =
@@ -250,5 +250,35 @@ describe('SQLite writer thread', () => {
     }
     expect(count()).toBe(8000);
     expect(most).toBeLessThan(20 << 20);
+  });
+
+  it('restarts the WAL on its own when no background hand-off comes', async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    // A hand-off clock that never ticks: the background checkpointer is gone.
+    const w = new SqliteWriter(store.location, new BigInt64Array(new SharedArrayBuffer(8)));
+    try {
+      const wal = `${store.location}-wal`;
+      const row = 'x'.repeat(2000);
+      let most = 0;
+      let perCommit = 0;
+      let commits = 0;
+      // 4 s of commits; the thread's own restart comes about once a second.
+      for (const end = Date.now() + 4000; Date.now() < end; commits++) {
+        const params: string[] = [];
+        for (let j = 0; j < 4; j++) params.push(`w-${commits}-${j}`, `m-${commits}-${j}`, row, 'B');
+        await Promise.all([
+          w.write([{ sql: INSERT, width: 4, params }]),
+          new Promise((r) => setTimeout(r, 1)),
+        ]);
+        // The WAL's growth per commit, measured before any restart can have come.
+        if (commits === 99) perCommit = statSync(wal).size / 100;
+        if (commits % 50 === 0) most = Math.max(most, statSync(wal).size);
+      }
+      expect(perCommit).toBeGreaterThan(0);
+      // Never started over, the file would hold every commit's frames.
+      expect(most).toBeLessThan(0.6 * commits * perCommit);
+    } finally {
+      await w.close();
+    }
   });
 });
