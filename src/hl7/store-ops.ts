@@ -145,10 +145,10 @@ function randomTen(): Buffer {
  * the insert and commit cost per message grew with the table). Ordered ids append to the index's
  * last pages instead.
  */
-export function orderedUuid(now: number, rand: Buffer = randomTen()): string {
+export function orderedUuid(now: number): string {
   const b = Buffer.allocUnsafe(16);
   b.writeUIntBE(now, 0, 6);
-  rand.copy(b, 6, 0, 10);
+  randomTen().copy(b, 6, 0, 10);
   b[6] = 0x70 | (b[6]! & 0x0f);
   b[8] = 0x80 | (b[8]! & 0x3f);
   const h = b.toString('hex');

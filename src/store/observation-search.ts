@@ -10,12 +10,9 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { CompiledQuery, type Kysely } from 'kysely';
+import { SEARCH_COLUMNS as COLUMNS } from './migrations/0010_observation_search.ts';
 import type { Database } from './schema.ts';
 import type { SqliteWriter, WriteOp } from './sqlite-writer.ts';
-
-/** observations' columns, as the copy and the view of migration 0010 hold them (kept equal). */
-const COLUMNS =
-  'seq, id, patient_id, code, code_system, display, mdc_code, value_num, value_text, unit, ref_range, abnormal_flags, status, category, panel, effective_at, recorded_at, source, source_ref, identifier';
 
 /**
  * Rows per merge transaction. It is one statement the writer thread cannot interrupt for a durable
@@ -47,13 +44,6 @@ export function mergeOps(chunk = MERGE_CHUNK): WriteOp[] {
   ];
 }
 
-/** Rows not merged yet (a hint: read outside the merge's transaction). */
-function lagStatement(db: DatabaseSync): StatementSync {
-  return db.prepare(
-    'SELECT (SELECT coalesce(max(seq), 0) FROM observations) - merged_seq AS lag FROM observation_search_state',
-  );
-}
-
 /** After a failed merge, ticks to skip before the next try (~1 s). */
 const BACK_OFF_TICKS = 20;
 /** At most one warning per this many ms while merges keep failing. */
@@ -66,13 +56,16 @@ export class ObservationSearchMerger {
   #running: Promise<void> | undefined;
   #stopped = false;
   #skip = 0;
+  #failures = 0;
   #warnedAt = Number.NEGATIVE_INFINITY;
-  readonly stats = { merges: 0, rows: 0, failures: 0 };
 
   /** Merges on the writer thread (without fsync: the copy is derived) every `everyMs` it lags. */
   constructor(main: DatabaseSync, writer: SqliteWriter, everyMs = 50) {
     this.#writer = writer;
-    this.#lag = lagStatement(main);
+    // Rows not merged yet: a hint, read outside the merge's transaction.
+    this.#lag = main.prepare(
+      'SELECT (SELECT coalesce(max(seq), 0) FROM observations) - merged_seq AS lag FROM observation_search_state',
+    );
     this.#timer = setInterval(() => this.#tick(), everyMs);
     this.#timer.unref();
   }
@@ -97,15 +90,13 @@ export class ObservationSearchMerger {
   async #catchUp(): Promise<void> {
     try {
       for (let lag = this.lag(); lag > 0 && !this.#stopped; lag = this.lag()) {
-        const r = await this.#writer.write(mergeOps(), { fsync: false });
-        this.stats.merges++;
-        this.stats.rows += r.changes[0] ?? 0;
+        await this.#writer.write(mergeOps(), { fsync: false });
         if (lag < MERGE_CHUNK) break;
       }
     } catch (err) {
       // The writer is closing or refused (disk full…). Searches stay correct through the tail but
       // slow down as it grows, so say so, and try again after a pause.
-      this.stats.failures++;
+      this.#failures++;
       this.#skip = BACK_OFF_TICKS;
       if (this.#stopped) return;
       const now = Date.now();
@@ -118,7 +109,7 @@ export class ObservationSearchMerger {
           lag = 'unknown';
         }
         process.emitWarning(
-          `observation search merge failed (${this.stats.failures} so far; ${lag} rows unmerged): ${
+          `observation search merge failed (${this.#failures} so far; ${lag} rows unmerged): ${
             err instanceof Error ? err.message : String(err)
           }`,
           'CarewireStoreWarning',

@@ -245,8 +245,8 @@ function checkpointTail(): void {
   const now = performance.now();
   const since = now - lastCheckpoint;
   if (since < RESTART_EVERY_MS) return;
-  const fresh = checkpointDone && Date.now() - Number(Atomics.load(checkpointDone, 0)) <= FRESH_MS;
-  if (checkpointDone && !fresh && since < LATEST_MS) return;
+  const stale = checkpointDone && Date.now() - Number(Atomics.load(checkpointDone, 0)) > FRESH_MS;
+  if (stale && since < LATEST_MS) return;
   lastCheckpoint = now;
   try {
     db.exec('PRAGMA wal_checkpoint(PASSIVE)');

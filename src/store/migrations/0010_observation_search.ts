@@ -26,16 +26,18 @@ import { type Kysely, sql } from 'kysely';
 import type { MigrationContext } from './index.ts';
 
 /**
- * Every column of observations, in the view's order. Frozen with this migration: a later
- * migration that adds or drops an observations column must also redefine the view, the copy,
- * the update trigger and the merge's column list (observation-search.ts).
+ * Every column of observations, in the view's order; the merger copies the same list
+ * (observation-search.ts). A later migration that adds or drops an observations column must
+ * redefine the view, the copy and the update trigger, and give the merger its new list.
  */
-const COLUMNS =
+export const SEARCH_COLUMNS =
   'seq, id, patient_id, code, code_system, display, mdc_code, value_num, value_text, unit, ref_range, abnormal_flags, status, category, panel, effective_at, recorded_at, source, source_ref, identifier';
 
 export async function up(db: Kysely<unknown>, { engine }: MigrationContext): Promise<void> {
   if (engine === 'postgres') {
-    await sql.raw(`CREATE VIEW observations_searchable AS SELECT ${COLUMNS} FROM observations`).execute(db);
+    await sql
+      .raw(`CREATE VIEW observations_searchable AS SELECT ${SEARCH_COLUMNS} FROM observations`)
+      .execute(db);
     return;
   }
   await sql
@@ -58,7 +60,7 @@ export async function up(db: Kysely<unknown>, { engine }: MigrationContext): Pro
       one INTEGER PRIMARY KEY CHECK (one = 1), merged_seq INTEGER NOT NULL)`.execute(db);
   // Existing rows are merged here, in one sorted pass.
   await sql
-    .raw(`INSERT INTO observation_search (${COLUMNS}) SELECT ${COLUMNS} FROM observations
+    .raw(`INSERT INTO observation_search (${SEARCH_COLUMNS}) SELECT ${SEARCH_COLUMNS} FROM observations
       ORDER BY patient_id, code, effective_at, seq`)
     .execute(db);
   await sql`INSERT INTO observation_search_state (one, merged_seq)
@@ -80,16 +82,16 @@ export async function up(db: Kysely<unknown>, { engine }: MigrationContext): Pro
       BEGIN
         DELETE FROM observation_search WHERE patient_id = OLD.patient_id AND code = OLD.code
           AND effective_at = OLD.effective_at AND seq = OLD.seq;
-        INSERT INTO observation_search (${COLUMNS}) SELECT ${COLUMNS} FROM observations WHERE seq = NEW.seq;
+        INSERT INTO observation_search (${SEARCH_COLUMNS}) SELECT ${SEARCH_COLUMNS} FROM observations WHERE seq = NEW.seq;
       END`)
     .execute(db);
   // NOT INDEXED: the tail is read by its rowid range, never through a per-patient index that
   // would walk the patient's whole history to find the few unmerged rows.
   await sql
     .raw(`CREATE VIEW observations_searchable AS
-      SELECT ${COLUMNS} FROM observation_search
+      SELECT ${SEARCH_COLUMNS} FROM observation_search
       UNION ALL
-      SELECT ${COLUMNS} FROM observations NOT INDEXED
+      SELECT ${SEARCH_COLUMNS} FROM observations NOT INDEXED
         WHERE seq > (SELECT merged_seq FROM observation_search_state)`)
     .execute(db);
   await sql`DROP INDEX observations_patient_code_time_cover`.execute(db);
