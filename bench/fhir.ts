@@ -128,7 +128,7 @@ async function load(store: Store, size: Size): Promise<number> {
     });
   }
   // As a running server's merger would have it by now (SQLite; see observation-search.ts).
-  await store.mergeObservationSearch();
+  await store.mergeSearchCopies();
   if (engine === 'sqlite') await sql.raw('ANALYZE').execute(db);
   else {
     // VACUUM sets the visibility map, so the covering index gives index-only scans at once (as

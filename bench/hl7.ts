@@ -18,13 +18,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { MllpClient } from '../src/hl7/client.ts';
 import { DEMO_PATIENTS, demoVitals, vitalsOru } from '../src/hl7/demo-messages.ts';
+import { median } from '../src/transport-bench/stats.ts';
 import { serveArgs, waitForPorts } from './lib/carewire.ts';
 import { metric } from './lib/measure.ts';
+import { machineTimes, threadShare, threadTimes } from './lib/proc-cpu.ts';
 import type { BenchOptions, BenchResult, Metric } from './lib/types.ts';
 
 const SELF = import.meta.filename;
@@ -39,6 +41,21 @@ interface SenderReport {
   p99: number;
   notAA: number;
   errors: number;
+  /** CPU µs per message over the measured window (Linux only): where the cores went. */
+  cpu?: CpuPerMessage | undefined;
+}
+
+interface CpuPerMessage {
+  /** The server's main thread (event loop: MLLP, parsing, ACKs). */
+  serverMain: number;
+  /** The server's busiest other thread (CareWire on SQLite: the writer thread). */
+  serverBusiest: number;
+  /** Every other server thread (checkpointer, libuv pool, GC helpers…). */
+  serverRest: number;
+  /** The sender process (all 64 connections). */
+  sender: number;
+  /** The machine's busy share of all its cores, % (the rest is idle or waiting on the disk). */
+  machineBusyPct: number;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -53,6 +70,7 @@ async function senderMain(args: Map<string, string>): Promise<void> {
   const connections = Number(args.get('connections') ?? 64);
   const warmupMs = Number(args.get('warmup-ms') ?? 1000);
   const measureMs = Number(args.get('measure-ms') ?? 5000);
+  const serverPid = Number(args.get('server-pid') ?? 0);
   const run = randomBytes(4).toString('hex');
   const at = new Date();
   const clients = await Promise.all(
@@ -87,11 +105,29 @@ async function senderMain(args: Map<string, string>): Promise<void> {
   };
   const loops = clients.map((c, i) => loop(c, i));
   await new Promise((r) => setTimeout(r, warmupMs));
+  const server0 = serverPid > 0 ? threadTimes(serverPid) : undefined;
+  const machine0 = machineTimes();
+  const own0 = process.cpuUsage();
   measuring = true;
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, measureMs));
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
+  const own = process.cpuUsage(own0);
+  const server1 = serverPid > 0 ? threadTimes(serverPid) : undefined;
+  const machine1 = machineTimes();
+  let cpu: CpuPerMessage | undefined;
+  if (server0 && server1 && machine0 && machine1 && counted > 0) {
+    const share = threadShare(serverPid, server0, server1);
+    const us = (sec: number) => (sec * 1e6) / counted;
+    cpu = {
+      serverMain: us(share.main),
+      serverBusiest: us(share.busiestOther),
+      serverRest: us(share.rest),
+      sender: (own.user + own.system) / counted,
+      machineBusyPct: (100 * (machine1.busy - machine0.busy)) / (machine1.total - machine0.total),
+    };
+  }
   stop = true;
   await Promise.all(loops);
   await Promise.all(clients.map((c) => c.close()));
@@ -103,6 +139,7 @@ async function senderMain(args: Map<string, string>): Promise<void> {
     p99: quantile(sorted, 0.99),
     notAA,
     errors,
+    cpu,
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
@@ -148,6 +185,8 @@ function firstLine(child: ChildProcess): Promise<string> {
 
 interface Server {
   port: number;
+  /** The server's process, whose threads the sender accounts for. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -176,6 +215,7 @@ async function startCarewire(target: 'sqlite' | 'postgres', cpuProf: string | un
   const { hl7 } = await waitForPorts(data);
   return {
     port: hl7,
+    pid: child.pid!,
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -193,6 +233,7 @@ async function startMedplum(): Promise<Server> {
   const { port } = JSON.parse(await firstLine(child)) as { port: number };
   return {
     port,
+    pid: child.pid!,
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -201,7 +242,13 @@ async function startMedplum(): Promise<Server> {
   };
 }
 
-async function runSender(port: number, connections: number, warmupMs: number, measureMs: number) {
+async function runSender(
+  port: number,
+  serverPid: number,
+  connections: number,
+  warmupMs: number,
+  measureMs: number,
+) {
   const child = spawn(
     process.execPath,
     [
@@ -210,6 +257,8 @@ async function runSender(port: number, connections: number, warmupMs: number, me
       'sender',
       '--port',
       String(port),
+      '--server-pid',
+      String(serverPid),
       '--connections',
       String(connections),
       '--warmup-ms',
@@ -240,13 +289,16 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const measureMs = opts.quick ? 500 : 8000;
   const metrics: Metric[] = [];
   const rows: Array<Array<string | number>> = [];
+  const cpuRows: Array<Array<string | number>> = [];
   const details: Record<string, unknown> = { connections, rounds, measureMs, loadBefore: loadavg() };
   for (const target of targets) {
     const server = target === 'medplum' ? await startMedplum() : await startCarewire(target, cpuProf);
     const reports: SenderReport[] = [];
     try {
       for (let r = 0; r < rounds; r++) {
-        reports.push(await runSender(server.port, connections, r === 0 ? warmupMs * 2 : warmupMs, measureMs));
+        reports.push(
+          await runSender(server.port, server.pid, connections, r === 0 ? warmupMs * 2 : warmupMs, measureMs),
+        );
       }
     } finally {
       await server.stop();
@@ -278,6 +330,20 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       `${Math.round(rate.spread * 100)}%`,
     ]);
     details[target] = reports;
+    const cpu = reports.map((r) => r.cpu).filter((c): c is CpuPerMessage => c !== undefined);
+    if (cpu.length === reports.length) {
+      const med = (f: (c: CpuPerMessage) => number) => median(cpu.map(f));
+      const server = med((c) => c.serverMain + c.serverBusiest + c.serverRest);
+      cpuRows.push([
+        LABEL[target],
+        med((c) => c.serverMain).toFixed(0),
+        med((c) => c.serverBusiest).toFixed(0),
+        med((c) => c.serverRest).toFixed(0),
+        server.toFixed(0),
+        med((c) => c.sender).toFixed(0),
+        `${med((c) => c.machineBusyPct).toFixed(0)}%`,
+      ]);
+    }
   }
   details.loadAfter = loadavg();
   return {
@@ -293,6 +359,25 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         columns: ['server', 'msg/s', 'ACK p50 ms', 'ACK p99 ms', 'spread'],
         rows,
       },
+      ...(cpuRows.length > 0
+        ? [
+            {
+              title:
+                'CPU µs per message, by thread (from /proc over the measured window; the machine has ' +
+                `${availableParallelism()} cores)`,
+              columns: [
+                'server',
+                'main thread',
+                'busiest other thread',
+                'other threads',
+                'server in all',
+                'sender',
+                'machine busy',
+              ],
+              rows: cpuRows,
+            },
+          ]
+        : []),
     ],
     details,
   };

@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { isTimeZone } from './hl7/dtm.ts';
 
 type Kind = 'port' | 'string' | 'bool' | 'int' | 'list' | 'url' | 'level';
 
@@ -52,6 +53,7 @@ export interface Config {
   hl7ClientCa: string | undefined;
   hl7RequireClientCert: boolean;
   hl7RejectUnknown: boolean;
+  hl7Timezone: string;
   auditCheckpointMs: number;
   alarmClientCa: string | undefined;
 }
@@ -270,6 +272,14 @@ export const SETTINGS: readonly Setting[] = [
     default: false,
     description: 'answer HL7 types CareWire does not interpret with AR 200, not AA (stored either way)',
   },
+  {
+    key: 'hl7Timezone',
+    flag: 'hl7-timezone',
+    kind: 'string',
+    arg: 'zone',
+    default: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    description: "IANA time zone of HL7 times sent without an offset (the senders' local time)",
+  },
 ];
 
 export class ConfigError extends Error {
@@ -352,6 +362,11 @@ export function loadConfig(
   if (cfg.databaseUrl && !/^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
     throw new ConfigError(
       `invalid --database-url / CAREWIRE_DATABASE_URL: only postgres:// URLs are supported`,
+    );
+  }
+  if (!isTimeZone(cfg.hl7Timezone)) {
+    throw new ConfigError(
+      `invalid --hl7-timezone / CAREWIRE_HL7_TIMEZONE: not an IANA time zone (e.g. Europe/Berlin), got ${JSON.stringify(cfg.hl7Timezone)}`,
     );
   }
   if (cfg.redisUrl && !/^rediss?:\/\//.test(cfg.redisUrl)) {

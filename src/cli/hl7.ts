@@ -33,6 +33,9 @@ function progressBar(done: number, total: number, width = 30): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} files`;
 }
 
+/** How long `hl7 send` listens for late error ACKs before it closes (at most its ACK timeout). */
+const ERROR_ONLY_GRACE_MS = 1000;
+
 async function send(files: string[], f: SendFlags): Promise<number> {
   const { readFileSync } = await import('node:fs');
   const { splitMessages } = await import('../hl7/batch.ts');
@@ -116,8 +119,18 @@ async function send(files: string[], f: SendFlags): Promise<number> {
     }
   } finally {
     if (showBar) process.stderr.write('\n');
-    await sender.close();
+    // Messages sent asking for error ACKs only (MSH-15/16 ER) were counted NONE; an error that
+    // comes for one within the grace period makes it a failure.
+    await sender.close(Math.min(timeoutMs, ERROR_ONLY_GRACE_MS));
   }
+  for (const late of sender.lateErrors) {
+    counts.set('NONE', (counts.get('NONE') ?? 1) - 1);
+    counts.set(late.code, (counts.get(late.code) ?? 0) + 1);
+    process.stderr.write(
+      `MSH-10 ${late.controlId}: ${late.code} (error-only ACK) ${late.errors.join('; ')}\n`,
+    );
+  }
+  for (const [k, v] of counts) if (v === 0) counts.delete(k);
   const summary = [...counts.entries()].map(([k, v]) => `${v} ${k}`).join(', ');
   out(
     `sent ${total} message${total === 1 ? '' : 's'} from ${files.length} file${files.length === 1 ? '' : 's'}: ${summary || 'nothing'}\n`,

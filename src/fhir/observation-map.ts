@@ -100,12 +100,24 @@ function iso(ms: number | string): string {
   return isoInstant(Number(ms));
 }
 
+/**
+ * Whether a stored unit may be given as a UCUM code. HL7 feeds keep units as sent when they are
+ * not known spellings (interpret.ts), and some of those read as other UCUM units: `C` is coulomb,
+ * `F` farad; a bare number is an MDC unit code. Those, and anything with spaces or a degree sign
+ * (never in UCUM codes), go out as display text only.
+ */
+function ucumCode(unit: string): boolean {
+  return unit !== 'C' && unit !== 'F' && !/^\d+$/.test(unit) && !/[\s°]/.test(unit);
+}
+
 function quantity(value: number, unit: string | null): Quantity {
   const q: Quantity = { value };
   if (unit) {
     q.unit = UNIT_DISPLAY[unit] ?? unit;
-    q.system = UCUM_SYSTEM;
-    q.code = unit;
+    if (ucumCode(unit)) {
+      q.system = UCUM_SYSTEM;
+      q.code = unit;
+    }
   }
   return q;
 }

@@ -92,7 +92,7 @@ export async function pushToFhir(r: FhirReader, o: PushOptions): Promise<PushRep
   const chunk = Math.max(2, Math.min(o.chunk ?? 500, 1000));
   const patients = await selectPatients(r, o);
   const db = r.db;
-  let count = db.selectFrom('observations').select((eb) => eb.fn.countAll<number>().as('n'));
+  let count = db.selectFrom('observations_searchable').select((eb) => eb.fn.countAll<number>().as('n'));
   if (!o.all)
     count = count.where(
       'patient_id',

@@ -98,10 +98,17 @@ export function readAck(text: string): AckInfo | undefined {
   return { code, controlId, errors, text };
 }
 
+/** Error-only sends remembered per connection (the oldest forgotten first). */
+const MAX_ERROR_ONLY = 100_000;
+
 export class MllpClient {
   readonly #socket: net.Socket;
   readonly #deframer: MllpDeframer;
   readonly #pending: Pending[] = [];
+  /** Control ids sent with MSH-15/16 "ER": answered only on error, after `send` resolved. */
+  readonly #errorOnly = new Set<string>();
+  /** Error ACKs that came for those messages (see `send`); the caller reads and empties it. */
+  readonly lateErrors: AckInfo[] = [];
   #closedError: Error | undefined;
   readonly closed: Promise<void>;
 
@@ -153,6 +160,11 @@ export class MllpClient {
     });
   }
 
+  /** Whether any message on this connection may still get an error ACK (see `lateErrors`). */
+  get awaitsErrors(): boolean {
+    return this.#errorOnly.size > 0;
+  }
+
   get inFlight(): number {
     return this.#pending.length;
   }
@@ -179,7 +191,13 @@ export class MllpClient {
       const accept = condition(msh15, 'NE');
       const app = condition(msh16, 'AL');
       if ((accept === 'NE' || accept === 'ER') && (app === 'NE' || app === 'ER')) {
-        // Nothing comes back on success: done once the bytes are handed to the kernel.
+        // Nothing comes back on success: done once the bytes are handed to the kernel. An error
+        // ACK may still come for it ("ER"): it lands in `lateErrors`.
+        if (accept === 'ER' || app === 'ER') {
+          if (this.#errorOnly.size >= MAX_ERROR_ONLY)
+            this.#errorOnly.delete(this.#errorOnly.values().next().value!);
+          this.#errorOnly.add(controlId);
+        }
         return new Promise((resolve, reject) => {
           this.#socket.write(bytes, (err) =>
             err
@@ -227,7 +245,10 @@ export class MllpClient {
       let i = this.#pending.findIndex((p) => p.controlId === ack.controlId);
       // A NAK that could not read our header (e.g. for an oversized frame) answers the oldest.
       if (i < 0 && ack.controlId === '' && this.#pending.length > 0) i = 0;
-      if (i < 0) continue;
+      if (i < 0) {
+        if (this.#errorOnly.delete(ack.controlId)) this.lateErrors.push(ack);
+        continue;
+      }
       const p = this.#pending[i]!;
       p.acks.push(ack);
       const isAccept = ack.code === 'CA' || ack.code === 'CE' || ack.code === 'CR';

@@ -53,16 +53,22 @@ export function startDemoSender(opts: DemoSenderOptions): DemoSender {
   let sent = 0;
   let wake: (() => void) | undefined;
   const done = (async () => {
+    // Sends on a fixed schedule (message n at start + n × interval), as a device's clock does: the
+    // time spent waiting for an ACK does not stretch the interval.
+    const start = performance.now();
     for (let n = 0; !stopped && (opts.count === undefined || n < opts.count); n++) {
       const m = demoMessage(n, run);
       const outcome = await sender.send(m.text);
       sent++;
       opts.onResult?.(m.what, outcome);
       if (stopped || (opts.count !== undefined && n + 1 >= opts.count)) break;
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, opts.intervalMs).unref();
-      });
+      const due = start + (n + 1) * opts.intervalMs - performance.now();
+      if (due > 0) {
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, due).unref();
+        });
+      }
     }
     await sender.close();
   })();

@@ -4,23 +4,82 @@ const DTM = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+
 
 /**
  * Milliseconds since the epoch, or undefined when `text` is empty or not a valid DTM. A value
- * without an offset is read as UTC: HL7 would take the sender's local time, which a receiver in
- * another zone cannot know; senders that care write the offset (PCD-01 requires it).
+ * without an offset is the sender's local time (HL7 v2.5 §2.A.22): it is read in `zone`, an IANA
+ * time zone the gateway is configured with (`--hl7-timezone`, by default the server's own), as
+ * the wall-clock time it names there (summer time included). A value with an offset is exact.
  */
-export function parseHl7Time(text: string): number | undefined {
+export function parseHl7Time(text: string, zone = 'UTC'): number | undefined {
   // A message repeats the same few times (MSH-7, OBR-7, each OBX-14): remember the last ones.
   if (text === '') return undefined;
+  let memo = memos.get(zone);
+  if (memo === undefined) {
+    if (memos.size >= 16) memos.clear();
+    memo = new Map();
+    memos.set(zone, memo);
+  }
   const hit = memo.get(text);
   if (hit !== undefined) return hit === null ? undefined : hit;
-  const t = parseUncached(text);
+  const t = parseUncached(text, zone);
   if (memo.size >= 256) memo.clear();
   memo.set(text, t ?? null);
   return t;
 }
 
-const memo = new Map<string, number | null>();
+const memos = new Map<string, Map<string, number | null>>();
 
-function parseUncached(text: string): number | undefined {
+/** Whether `zone` is an IANA time zone this runtime knows. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+/** `zone`'s offset from UTC at instant `t`, ms (positive east of Greenwich). */
+function offsetAt(t: number, zone: string): number {
+  let f = formats.get(zone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formats.set(zone, f);
+  }
+  const p: Record<string, number> = {};
+  for (const part of f.formatToParts(t)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
+  return wall - Math.floor(t / 1000) * 1000;
+}
+
+/**
+ * The instant at which `zone`'s clocks show the wall time `wall` (given as if it were UTC). In the
+ * hour skipped when clocks go forward the earlier offset applies; in the hour repeated when they
+ * go back, the first occurrence.
+ */
+function fromWallTime(wall: number, zone: string): number {
+  if (zone === 'UTC') return wall;
+  // The offsets a day either side: equal, except across a change of clocks.
+  const before = offsetAt(wall - DAY_MS, zone);
+  const after = offsetAt(wall + DAY_MS, zone);
+  const shows = (t: number) => t + offsetAt(t, zone) === wall;
+  const fits = [wall - before, wall - after].filter(shows);
+  // A repeated hour fits twice (the first occurrence wins); a skipped one never (earlier offset).
+  return fits.length > 0 ? Math.min(...fits) : wall - before;
+}
+
+const DAY_MS = 86_400_000;
+
+function parseUncached(text: string, zone: string): number | undefined {
   const m = DTM.exec(text.trim());
   if (!m) return undefined;
   const year = Number(m[1]);
@@ -42,6 +101,8 @@ function parseUncached(text: string): number | undefined {
     const om = Number(m[8].slice(3, 5));
     if (oh > 14 || om > 59) return undefined;
     t -= sign * (oh * 60 + om) * 60_000;
+  } else {
+    t = fromWallTime(t, zone);
   }
   return t;
 }

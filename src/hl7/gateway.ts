@@ -79,6 +79,7 @@ export function hl7Gateway(ctx: GatewayContext): Gateway {
     },
     {
       rejectUnknownTypes: config.hl7RejectUnknown,
+      timeZone: config.hl7Timezone,
       groupCommit: { maxDelayMs: config.groupCommitMs, maxItems: config.groupCommitMax },
     },
   );

@@ -12,7 +12,7 @@ import type { PatientService } from '../clinical/patients.ts';
 import type { Store } from '../store/db.ts';
 import { type GroupCommitOptions, GroupCommitter } from '../store/group-commit.ts';
 import type { Database, Hl7MessagesTable } from '../store/schema.ts';
-import type { SqliteWriter, WriteResult } from '../store/sqlite-writer.ts';
+import type { SqliteWriter, WriteOp, WriteResult } from '../store/sqlite-writer.ts';
 import { type AckPlan, buildAcks, type Hl7Outcome, type OriginalAckCode, planAcks } from './ack.ts';
 import { ASCII, type Hl7Charset } from './charset.ts';
 import type { Hl7ErrorDetail } from './errors.ts';
@@ -67,6 +67,8 @@ export interface StoredAck {
 export interface Hl7IngestOptions {
   /** Answer types CareWire does not interpret with AR 200/201 instead of AA (they are stored either way). */
   rejectUnknownTypes?: boolean;
+  /** IANA time zone of times sent without an offset (default UTC). */
+  timeZone?: string | undefined;
   groupCommit: GroupCommitOptions;
 }
 
@@ -134,7 +136,7 @@ function acksFor(
 export function prepareMessage(
   bytes: Buffer,
   receivedAt: number,
-  opts: { rejectUnknownTypes?: boolean } = {},
+  opts: { rejectUnknownTypes?: boolean; timeZone?: string | undefined } = {},
 ): PreparedMessage {
   const parsed = tryParseHl7(bytes);
   if (!parsed.ok) {
@@ -167,7 +169,7 @@ export function prepareMessage(
   }
   const msg = parsed.message;
   const h = msg.header;
-  let work: Interpretation | undefined = interpretMessage(msg, receivedAt);
+  let work: Interpretation | undefined = interpretMessage(msg, receivedAt, opts.timeZone);
   let outcome: Hl7Outcome = 'ok';
   let errors: Hl7ErrorDetail[] = [];
   if (work.kind === 'error') {
@@ -281,9 +283,14 @@ export class Hl7Ingest {
       applied = await this.#committer.submit(prepared);
     } catch (err) {
       if (prepared.work === undefined) throw err;
-      // Applying the content failed (it was retried alone, so it is this message): keep the raw
-      // message with an AE 207 so the failure is visible and a resend is answered the same way.
+      // Applying the content failed (it was retried alone, so it is this message). Keep the raw
+      // message with an AE 207 so the failure is visible. When the store refused the content
+      // itself (a constraint, a value it cannot hold) a resend would fail the same way: the row
+      // keeps its de-duplication key and a resend is answered with this AE. Any other failure
+      // (a busy timeout, a lost PostgreSQL connection, a full disk, the writer thread gone) may
+      // pass: the row has no key, so the resend is applied afresh once the store recovers.
       this.stats.failed++;
+      const permanent = refusedContent(err);
       const h = tryParseHl7(bytes);
       const errors: Hl7ErrorDetail[] = [
         { code: '207', severity: 'E', message: `could not apply the message: ${errText(err)}` },
@@ -291,7 +298,13 @@ export class Hl7Ingest {
       const plan = planAcks(h.ok ? h.message.header : undefined, { accept: 'ok', application: 'error' });
       const { text, frames } = acksFor(h.ok ? h.message : undefined, plan, errors);
       const fallback: PreparedMessage = {
-        row: { ...prepared.row, ack: text, ack_code: 'AE', error: describe(errors) },
+        row: {
+          ...prepared.row,
+          dedup_key: permanent ? prepared.row.dedup_key : null,
+          ack: text,
+          ack_code: 'AE',
+          error: describe(errors),
+        },
         work: undefined,
         charset: prepared.charset,
         frames,
@@ -436,15 +449,19 @@ export class Hl7Ingest {
         for (let j = 0; j < list.length; j++) parentRows.push(k);
       }
     }
-    return writer.write([
+    const ops: WriteOp[] = [
       { sql: INSERT_MESSAGE_SQL, width: MESSAGE_WIDTH, params: messageParams, rowids: true },
-      {
+    ];
+    // Only with rows: a batch of messages without observations (an AE kept after a failed apply)
+    // must not depend on the observations statement at all.
+    if (obsParams.length > 0)
+      ops.push({
         sql: INSERT_OBSERVATION_SQL,
         width: OBSERVATION_WIDTH,
         params: obsParams,
         parent: { op: 0, rows: parentRows, column: OBSERVATION_SOURCE_REF },
-      },
-    ]);
+      });
+    return writer.write(ops);
   }
 
   async #answerLost(
@@ -534,6 +551,21 @@ function answerBatchDuplicates(
 ): Applied[] {
   for (const [i, first] of dupOfBatch) out[i] = { ...out[first]!, duplicate: true };
   return out as Applied[];
+}
+
+/**
+ * Whether the store refused a message's content (the same message would be refused again), as
+ * opposed to failing for a reason of its own. SQLite: SQLITE_TOOBIG, SQLITE_CONSTRAINT and
+ * SQLITE_MISMATCH, by their text (node:sqlite's `errstr` on the main connection; the writer
+ * thread passes it on as the error's `code`); PostgreSQL: SQLSTATE classes 22 (data exception)
+ * and 23 (integrity constraint violation).
+ */
+export function refusedContent(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { errstr?: unknown; code?: unknown };
+  const text = typeof e.errstr === 'string' ? e.errstr : typeof e.code === 'string' ? e.code : '';
+  if (['constraint failed', 'string or blob too big', 'datatype mismatch'].includes(text)) return true;
+  return /^2[23][0-9A-Z]{3}$/.test(text);
 }
 
 function errText(err: unknown): string {

@@ -26,10 +26,14 @@ export type Interpretation =
 
 const ADT_EVENTS = new Set(['A01', 'A04', 'A08', 'A03']);
 
-export function interpretMessage(msg: Hl7Message, receivedAt: number): Interpretation {
+/**
+ * What a message means. `zone`: the IANA time zone of times sent without an offset (the senders'
+ * local time, `--hl7-timezone`).
+ */
+export function interpretMessage(msg: Hl7Message, receivedAt: number, zone = 'UTC'): Interpretation {
   const h = msg.header;
-  if (h.messageType === 'ADT' && ADT_EVENTS.has(h.triggerEvent)) return interpretAdt(msg, receivedAt);
-  if (h.messageType === 'ORU' && h.triggerEvent === 'R01') return interpretOru(msg, receivedAt);
+  if (h.messageType === 'ADT' && ADT_EVENTS.has(h.triggerEvent)) return interpretAdt(msg, receivedAt, zone);
+  if (h.messageType === 'ORU' && h.triggerEvent === 'R01') return interpretOru(msg, receivedAt, zone);
   return { kind: 'unknown', type: h.messageType, trigger: h.triggerEvent };
 }
 
@@ -105,11 +109,11 @@ function demographics(pid: Hl7Segment): Demographics {
   return { patient, errors };
 }
 
-function timeOf(seg: Hl7Segment | undefined, field: number): number | undefined {
-  return seg ? parseHl7Time(seg.get(`${field}.1`)) : undefined;
+function timeOf(seg: Hl7Segment | undefined, field: number, zone: string): number | undefined {
+  return seg ? parseHl7Time(seg.get(`${field}.1`), zone) : undefined;
 }
 
-function interpretAdt(msg: Hl7Message, receivedAt: number): Interpretation {
+function interpretAdt(msg: Hl7Message, receivedAt: number, zone: string): Interpretation {
   const pid = msg.segment('PID');
   if (!pid) return { kind: 'error', errors: [missingSegment('PID', msg)] };
   const { patient, errors } = demographics(pid);
@@ -118,9 +122,10 @@ function interpretAdt(msg: Hl7Message, receivedAt: number): Interpretation {
   if (errors.length > 0) return { kind: 'error', errors };
   const event = msg.header.triggerEvent;
   const pv1 = msg.segment('PV1');
-  const evnTime = timeOf(msg.segment('EVN'), 2) ?? parseHl7Time(msg.header.timestamp) ?? receivedAt;
+  const evnTime =
+    timeOf(msg.segment('EVN'), 2, zone) ?? parseHl7Time(msg.header.timestamp, zone) ?? receivedAt;
   if (event === 'A03') {
-    patient.dischargedAt = timeOf(pv1, 45) ?? evnTime;
+    patient.dischargedAt = timeOf(pv1, 45, zone) ?? evnTime;
     // A discharged patient no longer lies in the bed: the ward view and ward-based access follow.
     patient.ward = null;
     patient.bed = null;
@@ -133,10 +138,10 @@ function interpretAdt(msg: Hl7Message, receivedAt: number): Interpretation {
     if (bed) patient.bed = bed.slice(0, 64);
   }
   if (event === 'A01' || event === 'A04') {
-    patient.admittedAt = timeOf(pv1, 44) ?? evnTime;
+    patient.admittedAt = timeOf(pv1, 44, zone) ?? evnTime;
     patient.dischargedAt = null;
   } else {
-    const admitted = timeOf(pv1, 44);
+    const admitted = timeOf(pv1, 44, zone);
     if (admitted !== undefined) patient.admittedAt = admitted;
   }
   return { kind: 'adt', event, patient };
@@ -165,6 +170,28 @@ const MDC_UNITS: Readonly<Record<string, string>> = {
   MDC_DIM_DEGC: 'Cel',
   '266144': 'kPa',
   MDC_DIM_KILO_PASCAL: 'kPa',
+  MDC_DIM_FAHR: '[degF]',
+  MDC_DIM_KELVIN: 'K',
+  '263875': 'kg',
+  MDC_DIM_KILO_G: 'kg',
+};
+
+/**
+ * Spellings of vital-sign units that devices and interfaces send as text, as UCUM. Lower-cased
+ * keys; anything else is kept as sent.
+ */
+const UNIT_ALIASES: Readonly<Record<string, string>> = {
+  mmhg: 'mm[Hg]',
+  'mm hg': 'mm[Hg]',
+  bpm: '/min',
+  'beats/min': '/min',
+  'breaths/min': '/min',
+  '1/min': '/min',
+  degc: 'Cel',
+  '°c': 'Cel',
+  cel: 'Cel',
+  degf: '[degF]',
+  '°f': '[degF]',
 };
 
 const STATUS: Readonly<Record<string, string>> = {
@@ -190,7 +217,7 @@ const CODE_SYSTEMS: Readonly<Record<string, string>> = {
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const BP_PARTS = new Set(['8480-6', '8462-4']);
 
-function interpretOru(msg: Hl7Message, receivedAt: number): Interpretation {
+function interpretOru(msg: Hl7Message, receivedAt: number, zone: string): Interpretation {
   const pid = msg.segment('PID');
   if (!pid) return { kind: 'error', errors: [missingSegment('PID', msg)] };
   const { patient, errors } = demographics(pid);
@@ -200,17 +227,17 @@ function interpretOru(msg: Hl7Message, receivedAt: number): Interpretation {
     patient.givenName = '';
   }
   const observations: ObservationDraft[] = [];
-  const msgTime = parseHl7Time(msg.header.timestamp) ?? receivedAt;
+  const msgTime = parseHl7Time(msg.header.timestamp, zone) ?? receivedAt;
   let obrTime: number | undefined;
   let obx = 0;
   for (const seg of msg.allSegments()) {
     if (seg.name === 'OBR') {
-      obrTime = timeOf(seg, 7);
+      obrTime = timeOf(seg, 7, zone);
       continue;
     }
     if (seg.name !== 'OBX') continue;
     obx++;
-    const o = observationOf(seg, obx, obrTime ?? msgTime, errors);
+    const o = observationOf(seg, obx, obrTime ?? msgTime, zone, errors);
     if (o) observations.push(o);
   }
   if (errors.length > 0) return { kind: 'error', errors };
@@ -232,6 +259,7 @@ function observationOf(
   seg: Hl7Segment,
   n: number,
   fallbackTime: number,
+  zone: string,
   errors: Hl7ErrorDetail[],
 ): ObservationDraft | undefined {
   const at = (field: number, component?: number) => ({
@@ -256,7 +284,7 @@ function observationOf(
     code: codeText,
     codeSystem: CODE_SYSTEMS[systemText] ?? (systemText || 'local'),
     display,
-    effectiveAt: (time === '' ? undefined : parseHl7Time(component(seg, time, 14, 1))) ?? fallbackTime,
+    effectiveAt: (time === '' ? undefined : parseHl7Time(component(seg, time, 14, 1), zone)) ?? fallbackTime,
     status: STATUS[component(seg, raw(11), 11, 1).trim().toUpperCase()] ?? 'final',
     source: 'hl7',
     category: 'laboratory',
@@ -276,7 +304,9 @@ function observationOf(
   const unitSystem = component(seg, units, 6, 3).trim().toUpperCase();
   let unit: string | undefined =
     unitSystem === 'MDC' || MDC_UNITS[unitCode] ? (MDC_UNITS[unitCode] ?? MDC_UNITS[unitText]) : unitCode;
-  unit ||= unitText || undefined;
+  // An MDC unit code not in the table stays as sent (its text, else its code), never dropped.
+  unit ||= unitText || unitCode || undefined;
+  if (unit !== undefined) unit = UNIT_ALIASES[unit.toLowerCase()] ?? unit;
   const isMdc = systemText === 'MDC' || (/^\d+$/.test(codeText) && display?.startsWith('MDC_') === true);
   if (isMdc) {
     const sign = vitalByMdc(Number(codeText));
@@ -286,7 +316,10 @@ function observationOf(
       draft.code = sign.loinc;
       draft.codeSystem = LOINC_SYSTEM;
       draft.display = sign.display;
-      unit = sign.ucum;
+      // The sign's standard unit only when OBX-6 is empty: a pressure in kPa or a temperature in
+      // [degF] (or in a unit code we cannot read) keeps what was sent, for its value is in that
+      // unit (relabelling it would turn 16 kPa into 16 mm[Hg]).
+      if (units.trim() === '') unit = sign.ucum;
     } else {
       draft.codeSystem = MDC_SYSTEM;
     }

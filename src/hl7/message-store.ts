@@ -1,12 +1,12 @@
 // Reading the HL7 message store: admins search received messages (raw text and the ACK sent) to
 // troubleshoot interfaces. Every search passes the access policy (`hl7:read`) and is audited.
 
-import type { Selectable } from 'kysely';
+import type { Selectable, SelectQueryBuilder } from 'kysely';
 import type { Actor } from '../auth/policy.ts';
 import type { AccessContext, AccessGate } from '../clinical/access-gate.ts';
 import { badRequest } from '../errors.ts';
 import type { Db } from '../store/db.ts';
-import type { Hl7MessagesTable } from '../store/schema.ts';
+import type { Database, Hl7MessagesTable } from '../store/schema.ts';
 import { ACK_SEPARATOR } from './ingest.ts';
 
 export interface Hl7MessageQuery {
@@ -91,16 +91,16 @@ export class Hl7MessageStore {
     let sel = this.#db.selectFrom('hl7_messages').selectAll();
     if (q.type) sel = sel.where('message_type', '=', q.type);
     if (q.trigger) sel = sel.where('trigger_event', '=', q.trigger);
-    if (q.patientId) sel = sel.where('patient_id', '=', q.patientId);
     if (q.controlId) sel = sel.where('control_id', '=', q.controlId);
     if (q.ackCode) sel = sel.where('ack_code', '=', q.ackCode);
     if (q.from !== undefined) sel = sel.where('received_at', '>=', q.from);
     if (q.to !== undefined) sel = sel.where('received_at', '<=', q.to);
-    if (q.before !== undefined) sel = sel.where('id', '<', q.before);
-    const rows = await sel
-      .orderBy('id', 'desc')
-      .limit(limit + 1)
-      .execute();
+    const rows = q.patientId
+      ? await this.#byPatient(sel, q.patientId, q.before, limit + 1)
+      : await (q.before === undefined ? sel : sel.where('id', '<', q.before))
+          .orderBy('id', 'desc')
+          .limit(limit + 1)
+          .execute();
     const more = rows.length > limit;
     const items = rows.slice(0, limit).map(fromRow);
     await this.#gate.record(actor, 'hl7:read', decision, ctx, {
@@ -110,4 +110,41 @@ export class Hl7MessageStore {
     });
     return { items, next: more ? items[items.length - 1]!.id : null };
   }
+
+  /**
+   * A patient's messages, newest first, that also pass `sel`'s filters. The ids come from
+   * `hl7_messages_by_patient` (on SQLite the merged pairs and the unmerged tail: migration 0011)
+   * a chunk at a time, newest first, so a page reads about as many ids as it shows instead of every
+   * message the patient ever had (measured by review: 88 ms a page for a patient with 900,000
+   * messages when the whole id list was built first, 0.24 ms by chunks).
+   */
+  async #byPatient(
+    sel: SelectQueryBuilder<Database, 'hl7_messages', Selectable<Hl7MessagesTable>>,
+    patientId: string,
+    before: number | undefined,
+    want: number,
+  ): Promise<Selectable<Hl7MessagesTable>[]> {
+    const out: Selectable<Hl7MessagesTable>[] = [];
+    let cursor = before;
+    for (;;) {
+      let ids = this.#db
+        .selectFrom('hl7_messages_by_patient')
+        .select('id')
+        .where('patient_id', '=', patientId);
+      if (cursor !== undefined) ids = ids.where('id', '<', cursor);
+      const chunk = (await ids.orderBy('id', 'desc').limit(ID_CHUNK).execute()).map((r) => Number(r.id));
+      if (chunk.length === 0) return out;
+      const rows = await sel
+        .where('id', 'in', chunk)
+        .orderBy('id', 'desc')
+        .limit(want - out.length)
+        .execute();
+      out.push(...rows);
+      if (out.length >= want || chunk.length < ID_CHUNK) return out;
+      cursor = chunk[chunk.length - 1];
+    }
+  }
 }
+
+/** Message ids looked at per step of a search by patient. */
+const ID_CHUNK = 500;

@@ -3,7 +3,7 @@
 // (the receiver's MSH-3 + MSH-10 dedup makes the resend safe). AE/AR answers are final, not retried.
 
 import type tls from 'node:tls';
-import { MllpClient, MllpClientError, type SendResult } from './client.ts';
+import { type AckInfo, MllpClient, MllpClientError, type SendResult } from './client.ts';
 
 export interface SenderOptions {
   host: string;
@@ -29,6 +29,11 @@ export interface SendOutcome {
 export class Hl7Sender {
   readonly #opts: SenderOptions;
   #client: MllpClient | undefined;
+  /**
+   * Error ACKs for messages sent with MSH-15/16 "ER" (their `send` had resolved as NONE): the
+   * receiver answers those only when something is wrong, at any time after.
+   */
+  readonly lateErrors: AckInfo[] = [];
 
   constructor(opts: SenderOptions) {
     this.#opts = opts;
@@ -36,7 +41,7 @@ export class Hl7Sender {
 
   async #connection(): Promise<MllpClient> {
     if (this.#client?.isOpen) return this.#client;
-    this.#client?.destroy();
+    this.#drop();
     this.#client = await MllpClient.connect({
       host: this.#opts.host,
       port: this.#opts.port,
@@ -61,8 +66,7 @@ export class Hl7Sender {
       } catch (err) {
         if (!(err instanceof MllpClientError)) throw err;
         last = err;
-        this.#client?.destroy();
-        this.#client = undefined;
+        this.#drop();
       }
     }
     const timedOut = last instanceof MllpClientError && last.kind === 'timeout';
@@ -74,10 +78,25 @@ export class Hl7Sender {
     };
   }
 
-  async close(): Promise<void> {
+  #drop(): void {
+    const c = this.#client;
+    if (!c) return;
+    this.lateErrors.push(...c.lateErrors.splice(0));
+    c.destroy();
+    this.#client = undefined;
+  }
+
+  /**
+   * Closes the connection. When messages went out asking for error ACKs only, it first listens
+   * for `graceMs` so an error the receiver sends meanwhile reaches `lateErrors`.
+   */
+  async close(graceMs = 0): Promise<void> {
     const c = this.#client;
     this.#client = undefined;
-    if (c) await c.close();
+    if (!c) return;
+    if (graceMs > 0 && c.awaitsErrors && c.isOpen) await new Promise((r) => setTimeout(r, graceMs));
+    await c.close();
+    this.lateErrors.push(...c.lateErrors.splice(0));
   }
 }
 

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { attachAuditIndex } from './audit-index-file.ts';
 import { LiteralLimitsPlugin } from './literal-limits.ts';
 import { migrate } from './migrations/index.ts';
-import { mergeObservationSearchNow, ObservationSearchMerger } from './observation-search.ts';
+import { mergeSearchCopiesNow, SearchCopyMerger } from './observation-search.ts';
 import { SchemaScopedPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
 import { NodeSqliteDatabase } from './sqlite-driver.ts';
@@ -51,11 +51,12 @@ export interface Store {
    */
   auditIndexDb(): Db;
   /**
-   * Brings FHIR's observation search copy up to date now (SQLite; see observation-search.ts).
-   * Servers need not call it: the writer thread's merger keeps it a few thousand rows behind, and
-   * searches read the unmerged rows too. No-op on PostgreSQL.
+   * Brings the search copies up to date now (SQLite; see observation-search.ts): FHIR's
+   * observation search copy and the HL7 messages' (patient, id) pairs. Servers need not call it:
+   * the writer thread's merger keeps them a few thousand rows behind, and reads see the unmerged
+   * rows too. No-op on PostgreSQL.
    */
-  mergeObservationSearch(): Promise<void>;
+  mergeSearchCopies(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -79,7 +80,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
   await migrate(db as Kysely<unknown>, 'sqlite');
   let writer: SqliteWriter | undefined;
   let checkpointer: WalCheckpointer | undefined;
-  let merger: ObservationSearchMerger | undefined;
+  let merger: SearchCopyMerger | undefined;
   let indexDb: Db | undefined;
   const backgroundCheckpoints = () => {
     checkpointer ??= new WalCheckpointer(database.raw, file);
@@ -93,7 +94,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
       if (!writer) {
         backgroundCheckpoints();
         writer = new SqliteWriter(file, checkpointer?.done);
-        merger = new ObservationSearchMerger(database.raw, writer);
+        merger = new SearchCopyMerger(database.raw, writer);
       }
       return writer;
     },
@@ -109,7 +110,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
     },
     // Safe beside the background merger: each merge reads how far the other came in its own
     // transaction.
-    mergeObservationSearch: () => mergeObservationSearchNow(db),
+    mergeSearchCopies: () => mergeSearchCopiesNow(db),
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -137,7 +138,7 @@ async function openPostgres(url: string): Promise<Store> {
     writer: () => undefined,
     backgroundCheckpoints() {},
     auditIndexDb: () => db,
-    async mergeObservationSearch() {},
+    async mergeSearchCopies() {},
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -3,7 +3,9 @@
  * table. New observations are searchable at once through the view's unmerged tail; this moves them
  * into `observation_search`, clustered by (patient, code, time, seq), in sorted chunks, so the
  * acknowledgement path (HL7 commits) never maintains a per-(patient, code) index itself and each
- * search leaf is rewritten once per merge instead of once per commit.
+ * search leaf is rewritten once per merge instead of once per commit. HL7 messages' (patient,
+ * message id) pairs (0011_patient_index_merge) are merged in the same transaction, for the same
+ * reason.
  *
  * A merge reads how far it has come inside its own transaction, so it is correct whichever
  * connection runs it and however often; the lag read here only decides whether to ask.
@@ -41,6 +43,23 @@ export function mergeOps(chunk = MERGE_CHUNK): WriteOp[] {
       width: 1,
       params: [chunk],
     },
+    // HL7 messages by patient (0011), the same way: message rows are never updated, so their
+    // pairs need no triggers.
+    {
+      sql: `INSERT INTO hl7_message_patients (patient_id, id) SELECT patient_id, id FROM hl7_messages
+        WHERE id > (SELECT merged_id FROM hl7_message_patients_state)
+          AND id <= (SELECT merged_id FROM hl7_message_patients_state) + ?
+          AND patient_id IS NOT NULL
+        ORDER BY patient_id, id`,
+      width: 1,
+      params: [chunk],
+    },
+    {
+      sql: `UPDATE hl7_message_patients_state
+        SET merged_id = max(merged_id, min(merged_id + ?, (SELECT coalesce(max(id), 0) FROM hl7_messages)))`,
+      width: 1,
+      params: [chunk],
+    },
   ];
 }
 
@@ -49,7 +68,7 @@ const BACK_OFF_TICKS = 20;
 /** At most one warning per this many ms while merges keep failing. */
 const WARN_EVERY_MS = 60_000;
 
-export class ObservationSearchMerger {
+export class SearchCopyMerger {
   readonly #writer: SqliteWriter;
   readonly #lag: StatementSync;
   readonly #timer: NodeJS.Timeout;
@@ -64,7 +83,10 @@ export class ObservationSearchMerger {
     this.#writer = writer;
     // Rows not merged yet: a hint, read outside the merge's transaction.
     this.#lag = main.prepare(
-      'SELECT (SELECT coalesce(max(seq), 0) FROM observations) - merged_seq AS lag FROM observation_search_state',
+      `SELECT max(
+        (SELECT coalesce(max(seq), 0) FROM observations) - (SELECT merged_seq FROM observation_search_state),
+        (SELECT coalesce(max(id), 0) FROM hl7_messages) - (SELECT merged_id FROM hl7_message_patients_state)
+      ) AS lag`,
     );
     this.#timer = setInterval(() => this.#tick(), everyMs);
     this.#timer.unref();
@@ -129,7 +151,7 @@ export class ObservationSearchMerger {
  * Merges everything now, in one transaction, on the given connection (benchmark seeding, tests,
  * one-shot commands with no writer thread).
  */
-export async function mergeObservationSearchNow(db: Kysely<Database>): Promise<void> {
+export async function mergeSearchCopiesNow(db: Kysely<Database>): Promise<void> {
   await db.transaction().execute(async (trx) => {
     for (const op of mergeOps(Number.MAX_SAFE_INTEGER)) {
       await trx.executeQuery(CompiledQuery.raw(op.sql, op.params as unknown[]));

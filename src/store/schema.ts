@@ -153,7 +153,7 @@ export interface ObservationsTable {
   mdc_code: string | null;
   value_num: number | null;
   value_text: string | null;
-  /** UCUM unit. */
+  /** Unit: UCUM, or as an HL7 sender wrote it when it is not a known spelling. */
   unit: string | null;
   ref_range: string | null;
   abnormal_flags: string | null;
@@ -183,6 +183,15 @@ export type ObservationsSearchableView = Omit<ObservationsTable, 'seq'> & { seq:
 export interface ObservationSearchStateTable {
   one: number;
   merged_seq: number;
+}
+
+/**
+ * HL7 messages by patient (a view, 0011_patient_index_merge): on SQLite the merged pairs plus the
+ * unmerged tail of `hl7_messages`, on PostgreSQL the table itself. Read only.
+ */
+export interface Hl7MessagesByPatientView {
+  patient_id: string;
+  id: number;
 }
 
 export interface DevicesTable {
@@ -307,6 +316,7 @@ export interface Database {
   observations_searchable: ObservationsSearchableView;
   observation_search_state: ObservationSearchStateTable;
   hl7_messages: Hl7MessagesTable;
+  hl7_messages_by_patient: Hl7MessagesByPatientView;
   devices: DevicesTable;
   vital_samples: VitalSamplesTable;
   device_sequences: DeviceSequencesTable;

@@ -48,6 +48,29 @@ describe('carewire hl7 send', () => {
     expect(rows[0]!.raw).toBe(MSG('CLI-1').replaceAll('\n', '\r'));
   });
 
+  it('counts an error ACK that comes for an error-only message (MSH-15/16 NE/ER) as a failure', async () => {
+    const errorOnly = (m: string) => m.replace('|P|2.5.1\n', '|P|2.5.1|||NE|ER\n');
+    writeFileSync(path.join(dir, 'er-good.hl7'), errorOnly(MSG('ER-1')));
+    writeFileSync(
+      path.join(dir, 'er-bad.hl7'),
+      errorOnly(MSG('ER-2', 'PID|1||S-1^^^H^MR||Send^Sam||notadate').replace('ADT^A08', 'ADT^A01')),
+    );
+    const good = await runCli(['hl7', 'send', '--port', String(t.port), path.join(dir, 'er-good.hl7')]);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toContain('sent 1 message from 1 file: 1 NONE');
+    const bad = await runCli([
+      'hl7',
+      'send',
+      '--port',
+      String(t.port),
+      path.join(dir, 'er-good.hl7'),
+      path.join(dir, 'er-bad.hl7'),
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/sent 2 messages from 2 files: (1 NONE, 1 AE|1 AE, 1 NONE)/);
+    expect(bad.stderr).toMatch(/MSH-10 ER-2: AE \(error-only ACK\)/);
+  });
+
   it('exits 1 and names the problem when a message is answered AE', async () => {
     const r = await runCli([
       'hl7',

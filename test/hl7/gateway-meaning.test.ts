@@ -58,7 +58,8 @@ describe.each(ENGINES)('HL7 meaning on %s', (engine) => {
   const acks: Record<string, { code: string | undefined; errors: string[] }> = {};
 
   beforeAll(async () => {
-    t = await startHl7App(engine, {}, async (s) => {
+    // The lab sends local times without an offset (as v2.5 labs often do): read in Berlin time.
+    t = await startHl7App(engine, { hl7Timezone: 'Europe/Berlin' }, async (s) => {
       world = await seedWorld(s);
     });
     const c = await MllpClient.connect({ host: '127.0.0.1', port: t.port });
@@ -163,7 +164,8 @@ describe.each(ENGINES)('HL7 meaning on %s', (engine) => {
       ['2823-3', 5.9, null, 'mmol/L', 'H,A', 'final'],
       ['8251-1', null, 'hemolysed\\repeat', null, null, 'corrected'],
     ]);
-    expect(obs.every((o) => Number(o.effective_at) === Date.parse('2026-03-02T09:45:00Z'))).toBe(true);
+    // OBR-7 09:45 without an offset, in Berlin (CET, UTC+1): 08:45 UTC.
+    expect(obs.every((o) => Number(o.effective_at) === Date.parse('2026-03-02T08:45:00Z'))).toBe(true);
   });
 
   it('ADT^A03 discharges: discharge time set, ward and bed cleared', async () => {
@@ -236,7 +238,7 @@ describe.each(ENGINES)('HL7 meaning on %s', (engine) => {
       'AbnormalFlags',
     ]);
     expect(doc.records).toContainEqual({
-      Timestamp: '2026-03-02T09:45:00.000Z',
+      Timestamp: '2026-03-02T08:45:00.000Z',
       ObservationID: '2823-3',
       ObservationValue: 5.9,
       Units: 'mmol/L',
@@ -246,5 +248,43 @@ describe.each(ENGINES)('HL7 meaning on %s', (engine) => {
     const missing = await runCli(['hl7', 'export', '--patient', 'NOPE', '--out', out, '--data', t.dataDir]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no patient with id or MRN NOPE');
+  });
+
+  it('searches a patient with many messages page by page, filters reaching past many newer ones', async () => {
+    // 1,200 messages of one patient: the 3 oldest ADT, then ORU (more than two chunks of ids).
+    const rows = Array.from({ length: 1200 }, (_, i) => ({
+      dedup_key: `BULK|B-${i}`,
+      control_id: `B-${i}`,
+      sending_app: 'BULK',
+      sending_facility: 'HOSP',
+      message_type: i < 3 ? 'ADT' : 'ORU',
+      trigger_event: i < 3 ? 'A08' : 'R01',
+      version: '2.5.1',
+      received_at: 1_000 + i,
+      raw: 'MSH|…',
+      ack: '',
+      ack_code: 'AA',
+      patient_id: 'p-many',
+    }));
+    for (let k = 0; k < rows.length; k += 200) {
+      await t.services.store.db
+        .insertInto('hl7_messages')
+        .values(rows.slice(k, k + 200))
+        .execute();
+    }
+    const get = (q: string) => call(t.url, 'GET', `/api/hl7/messages?patient=p-many&${q}`, { token: admin });
+    const adt = await get('type=ADT&limit=100');
+    expect(adt.body.items.map((m: { controlId: string }) => m.controlId)).toEqual(['B-2', 'B-1', 'B-0']);
+    expect(adt.body.next).toBeNull();
+    // Pages of 400 walk all 1,200, newest first, without a gap or a repeat.
+    const seen: string[] = [];
+    let before = '';
+    for (let page = 0; page < 5; page++) {
+      const r = await get(`limit=400${before}`);
+      seen.push(...r.body.items.map((m: { controlId: string }) => m.controlId));
+      if (r.body.next === null) break;
+      before = `&before=${r.body.next}`;
+    }
+    expect(seen).toEqual(rows.map((r) => r.control_id).reverse());
   });
 });

@@ -98,7 +98,7 @@ describe('observation search copy (SQLite)', () => {
         .map((i) => `obs-${i}`),
     );
     expect(await merged(store)).toBe(0);
-    await store.mergeObservationSearch();
+    await store.mergeSearchCopies();
     expect(await merged(store)).toBe(60);
     expect(await copyRows(store)).toBe(60);
     expect(await search(store, 'p1', '8867-4')).toEqual(before);
@@ -116,7 +116,7 @@ describe('observation search copy (SQLite)', () => {
     await addPatient(store, 'p1');
     await addPatient(store, 'p2');
     await addObservations(store, ['p1', 'p2'], 12);
-    await store.mergeObservationSearch();
+    await store.mergeSearchCopies();
     await addObservations(store, ['p1', 'p2'], 6, 12);
     // obs-0 merged, obs-12 in the tail: both change value and time; obs-6 merged and deleted.
     await store.db
@@ -141,7 +141,7 @@ describe('observation search copy (SQLite)', () => {
       ]);
     };
     await check();
-    await store.mergeObservationSearch();
+    await store.mergeSearchCopies();
     await check();
     expect(await viewRows(store)).toBe(17);
     // A patient's deletion cascades to observations and from there to the merged copy.
@@ -192,7 +192,8 @@ describe('observation search copy (SQLite)', () => {
     const indexes = await sql<{ name: string }>`SELECT name FROM sqlite_schema
         WHERE type = 'index' AND tbl_name = 'observations' ORDER BY name`.execute(store.db);
     expect(indexes.rows.map((r) => r.name)).not.toContain('observations_patient_code_time_cover');
-    expect(indexes.rows.map((r) => r.name)).toContain('observations_patient');
+    // 0011: reads by patient go through the view; no per-patient index on the table.
+    expect(indexes.rows.map((r) => r.name)).not.toContain('observations_patient');
   });
 
   it('finds rows by id and identifier through indexes, and refuses to change a seq', async () => {
@@ -204,7 +205,7 @@ describe('observation search copy (SQLite)', () => {
       .set({ identifier: 'urn:x|7' })
       .where('id', '=', 'obs-7')
       .execute();
-    await store.mergeObservationSearch();
+    await store.mergeSearchCopies();
     const byId = store.db.selectFrom('observations_searchable').select('id').where('id', 'in', ['obs-3']);
     const byIdentifier = store.db
       .selectFrom('observations_searchable')

@@ -16,6 +16,7 @@ import * as m0007 from './0007_audit_patient_index.ts';
 import * as m0008 from './0008_audit_index_file.ts';
 import * as m0009 from './0009_alarm_write_pages.ts';
 import * as m0010 from './0010_observation_search.ts';
+import * as m0011 from './0011_patient_index_merge.ts';
 
 export interface MigrationContext {
   engine: Engine;
@@ -36,6 +37,7 @@ const MIGRATIONS: Array<[string, Up]> = [
   ['0008_audit_index_file', m0008.up],
   ['0009_alarm_write_pages', m0009.up],
   ['0010_observation_search', m0010.up],
+  ['0011_patient_index_merge', m0011.up],
 ];
 
 class CodeMigrations implements MigrationProvider {
