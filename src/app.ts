@@ -3,7 +3,7 @@
  * them, writes DATA/ports.json, and stops them in reverse order on a graceful stop: stop intake,
  * flush pending group commits, close the store.
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -71,7 +71,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       gateways.push(g);
       ports[g.name] = await g.start();
     }
-    writeFileSync(path.join(config.dataDir, 'ports.json'), `${JSON.stringify(ports, null, 2)}\n`);
+    // Written aside and renamed: whoever polls for the file (simulators, scripts, tests) never
+    // reads it half-written.
+    const portsFile = path.join(config.dataDir, 'ports.json');
+    writeFileSync(`${portsFile}.${process.pid}.tmp`, `${JSON.stringify(ports, null, 2)}\n`);
+    renameSync(`${portsFile}.${process.pid}.tmp`, portsFile);
     const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
     ready = true;

@@ -19,12 +19,29 @@ import { createPgSchema, type PgSchema } from '../helpers/pg.ts';
 
 const TOTAL = 2000;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+/**
+ * A free port below the kernel's ephemeral range. The alarm port must stay the same across the
+ * restart (the client keeps it), and while the server is down an ephemeral port can be handed to
+ * any other socket: a parallel test's listener, or this client's own reconnect (a TCP self-connect).
+ */
+async function fixedFreePort(): Promise<number> {
+  const [low = 32768] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const floor = 10_000;
+  for (;;) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    const s = net.createServer();
+    const ok = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (ok) {
+      await new Promise<void>((r) => s.close(() => r()));
+      return port;
+    }
+  }
 }
 
 describe.each(ENGINES)('alarm delivery across kill -9 of the server on %s', (engine) => {
@@ -68,7 +85,7 @@ describe.each(ENGINES)('alarm delivery across kill -9 of the server on %s', (eng
       );
       await s.close();
     }
-    const alarmPort = await freePort();
+    const alarmPort = await fixedFreePort();
     const start = async () => {
       rmSync(path.join(data, 'ports.json'), { force: true });
       const args = [
@@ -84,20 +101,23 @@ describe.each(ENGINES)('alarm delivery across kill -9 of the server on %s', (eng
         '--alarm-port',
         String(alarmPort),
         '--log-level',
-        'error',
+        'info',
       ];
       if (dbUrl) args.push('--database-url', dbUrl);
       const child = spawnCli(args);
       children.push(child);
-      await waitFor(
+      const started = await waitFor(
         () => {
           // A server that could not start fails the test at once, with its output.
           if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${child.output()}`);
           return existsSync(path.join(data, 'ports.json')) ? true : undefined;
         },
         45_000,
-        `server start: ${child.output()}`,
-      );
+        'server start',
+      ).catch((err: Error) => err);
+      // One that hangs fails it with what it logged and where its threads stand.
+      if (started instanceof Error)
+        throw new Error(`${started.message}\n${child.output()}\n${await child.stacks()}`);
       expect(JSON.parse(readFileSync(path.join(data, 'ports.json'), 'utf8')).alarm).toBe(alarmPort);
       return child;
     };
