@@ -6,14 +6,16 @@
  *   - CareWire, durable ACK on SQLite (`carewire serve` in its own process: parse, store the raw
  *     message, its ACK and 6 observations, fsync, then ACK),
  *   - CareWire, durable ACK on PostgreSQL (127.0.0.1:5432, database `test`, a schema of its own),
- *   - @medplum/hl7's Hl7Server answering AA with no storage at all (same senders, same messages).
+ *   - @medplum/hl7's Hl7Server answering AA with no storage at all (same senders, same messages),
+ *   - the floor (bench/lib/mllp-floor.ts): the least a Node MLLP server can do per message, bare
+ *     (fixed AA, nothing parsed or stored) and durable (appended to a file, fdatasync per batch).
  *
  *   npm run bench -- hl7                 full run (3 rounds of 8 s per target after a warm-up)
  *   npm run bench -- hl7 --quick         a tiny run, used by the tests
  *   npm run bench -- hl7 sqlite --cpu-prof   only the named targets; CPU profile of the server
  *
- * The same file is the sender process (`--role sender`) and the @medplum/hl7 server process
- * (`--role medplum`), so the comparison uses one client for all three.
+ * The same file is the sender process (`--role sender`), the @medplum/hl7 server process
+ * (`--role medplum`) and the floor's (`--role floor`, `floor-durable`), so one client serves all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,12 +28,13 @@ import { DEMO_PATIENTS, demoVitals, vitalsOru } from '../src/hl7/demo-messages.t
 import { median } from '../src/transport-bench/stats.ts';
 import { serveArgs, waitForPorts } from './lib/carewire.ts';
 import { metric } from './lib/measure.ts';
+import { startFloorServer } from './lib/mllp-floor.ts';
 import { machineTimes, threadShare, threadTimes } from './lib/proc-cpu.ts';
 import type { BenchOptions, BenchResult, Metric } from './lib/types.ts';
 
 const SELF = import.meta.filename;
 const PG_BASE_URL = process.env.CAREWIRE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const TARGETS = ['sqlite', 'postgres', 'medplum'] as const;
+const TARGETS = ['sqlite', 'postgres', 'medplum', 'floor', 'floor-durable'] as const;
 type Target = (typeof TARGETS)[number];
 
 interface SenderReport {
@@ -165,6 +168,18 @@ async function medplumMain(): Promise<void> {
   });
 }
 
+// ---------------------------------------------------------------- the floor's server process
+
+async function floorMain(durable: boolean): Promise<void> {
+  const dir = durable ? mkdtempSync(path.join(tmpdir(), 'cw-bench-hl7-floor-')) : undefined;
+  const floor = await startFloorServer(dir ? path.join(dir, 'frames.log') : undefined);
+  process.stdout.write(`${JSON.stringify({ port: floor.port })}\n`);
+  process.on('SIGTERM', () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
+}
+
 // ---------------------------------------------------------------- orchestration
 
 function firstLine(child: ChildProcess): Promise<string> {
@@ -226,8 +241,9 @@ async function startCarewire(target: 'sqlite' | 'postgres', cpuProf: string | un
   };
 }
 
-async function startMedplum(): Promise<Server> {
-  const child = spawn(process.execPath, [SELF, '--role', 'medplum'], {
+/** A server process of this file's own: @medplum/hl7, or one of the floors. */
+async function startPeer(role: 'medplum' | 'floor' | 'floor-durable'): Promise<Server> {
+  const child = spawn(process.execPath, [SELF, '--role', role], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const { port } = JSON.parse(await firstLine(child)) as { port: number };
@@ -275,6 +291,8 @@ const LABEL: Record<Target, string> = {
   sqlite: 'CareWire, durable ACK, SQLite',
   postgres: 'CareWire, durable ACK, PostgreSQL',
   medplum: '@medplum/hl7 Hl7Server, AA, no storage',
+  floor: 'floor: bare Node MLLP, fixed AA, no parsing or storage',
+  'floor-durable': 'floor: bare Node MLLP, append + fdatasync per batch',
 };
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
@@ -292,7 +310,10 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const cpuRows: Array<Array<string | number>> = [];
   const details: Record<string, unknown> = { connections, rounds, measureMs, loadBefore: loadavg() };
   for (const target of targets) {
-    const server = target === 'medplum' ? await startMedplum() : await startCarewire(target, cpuProf);
+    const server =
+      target === 'sqlite' || target === 'postgres'
+        ? await startCarewire(target, cpuProf)
+        : await startPeer(target);
     const reports: SenderReport[] = [];
     try {
       for (let r = 0; r < rounds; r++) {
@@ -394,6 +415,7 @@ if (import.meta.main) {
   const role = args.get('role');
   if (role === 'sender') await senderMain(args);
   else if (role === 'medplum') await medplumMain();
+  else if (role === 'floor' || role === 'floor-durable') await floorMain(role === 'floor-durable');
   else {
     const r = await run({ quick: argv.includes('--quick'), args: argv });
     process.stdout.write(`${JSON.stringify(r.tables, null, 2)}\n`);

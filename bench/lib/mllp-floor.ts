@@ -1,0 +1,123 @@
+/**
+ * The floor of the HL7 benchmark: the least a Node MLLP server can do per message, measured with
+ * the same senders as CareWire and @medplum/hl7 to show what the machine itself allows.
+ *
+ *   - `bare`: find each frame's end, read MSH-10 from the first segment, write a fixed AA ACK.
+ *     No parsing, no storage: the socket reads and writes, the event loop and nothing else.
+ *   - `durable`: the same, but each frame is first appended to a file and the ACKs of a batch are
+ *     written only after that batch's fdatasync (group commit, one batch in flight at a time).
+ *     This is the cheapest durable acknowledgement there is: one sequential write per batch.
+ *
+ * Hand-written on purpose: a floor must cost less than anything it is compared with.
+ */
+import { type FileHandle, open } from 'node:fs/promises';
+import net from 'node:net';
+
+const VT = 0x0b;
+const FS = 0x1c;
+const CR = 0x0d;
+
+/** Splits complete MLLP frames off a connection's buffered bytes; keeps the incomplete rest. */
+export class FloorDeframer {
+  #pending: Buffer | undefined;
+
+  /** The complete frames' payloads (between 0x0B and 0x1C 0x0D) in `chunk` and what came before. */
+  push(chunk: Buffer): Buffer[] {
+    const buf = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    const out: Buffer[] = [];
+    let from = 0;
+    for (;;) {
+      const start = buf.indexOf(VT, from);
+      if (start < 0) {
+        from = buf.length;
+        break;
+      }
+      let end = buf.indexOf(FS, start + 1);
+      while (end >= 0 && end + 1 < buf.length && buf[end + 1] !== CR) end = buf.indexOf(FS, end + 1);
+      if (end < 0 || end + 1 >= buf.length) {
+        from = start;
+        break;
+      }
+      out.push(buf.subarray(start + 1, end));
+      from = end + 2;
+    }
+    this.#pending = from < buf.length ? Buffer.from(buf.subarray(from)) : undefined;
+    return out;
+  }
+}
+
+/** A fixed AA acknowledgement echoing the frame's MSH-10 (the field after the ninth `|`). */
+export function floorAck(frame: Buffer): Buffer {
+  const eol = frame.indexOf(CR);
+  const header = frame.toString('latin1', 0, eol < 0 ? frame.length : eol);
+  const controlId = header.split('|')[9] ?? '';
+  return Buffer.from(
+    `\u000bMSH|^~\\&|FLOOR||||20260101000000||ACK|${controlId}|P|2.6\rMSA|AA|${controlId}\r\u001c\r`,
+    'latin1',
+  );
+}
+
+/** Appends frames to one file and acknowledges each batch after its fdatasync. */
+class GroupCommitFile {
+  readonly #file: FileHandle;
+  #batch: Array<{ frame: Buffer; ack: () => void }> = [];
+  #busy = false;
+
+  constructor(file: FileHandle) {
+    this.#file = file;
+  }
+
+  add(frame: Buffer, ack: () => void): void {
+    this.#batch.push({ frame, ack });
+    if (!this.#busy) void this.#commit();
+  }
+
+  async #commit(): Promise<void> {
+    this.#busy = true;
+    // Frames that arrive while a batch is being synced wait for the next one.
+    while (this.#batch.length > 0) {
+      const batch = this.#batch;
+      this.#batch = [];
+      await this.#file.write(Buffer.concat(batch.map((b) => b.frame)));
+      await this.#file.datasync();
+      for (const b of batch) b.ack();
+    }
+    this.#busy = false;
+  }
+
+  close(): Promise<void> {
+    return this.#file.close();
+  }
+}
+
+export interface FloorServer {
+  server: net.Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Listens on a free loopback port; `durableFile` makes it the durable floor. */
+export async function startFloorServer(durableFile?: string): Promise<FloorServer> {
+  const log = durableFile ? new GroupCommitFile(await open(durableFile, 'a')) : undefined;
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    const deframer = new FloorDeframer();
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of deframer.push(chunk)) {
+        const ack = floorAck(frame);
+        if (log) log.add(frame, () => socket.writable && socket.write(ack));
+        else socket.write(ack);
+      }
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    server,
+    port: (server.address() as net.AddressInfo).port,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await log?.close();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The HL7 benchmark's floor servers answer what CareWire's own client sends, at any split point,
+ * and the durable one acknowledges only frames already written to its file.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FloorDeframer, type FloorServer, floorAck, startFloorServer } from '../../bench/lib/mllp-floor.ts';
+import { MllpClient } from '../../src/hl7/client.ts';
+import { tempDir } from '../helpers/app.ts';
+
+const msg = (id: string) => `MSH|^~\\&|MON|WARD|CW|HOSP|20260101120000||ORU^R01|${id}|P|2.6\rPID|||P-1\r`;
+const frame = (id: string) => Buffer.from(`\u000b${msg(id)}\u001c\r`, 'latin1');
+
+describe('FloorDeframer', () => {
+  it('returns every frame once, in order, however the bytes are split', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 30 }), (cuts) => {
+        const ids = Array.from({ length: 5 }, (_, i) => `id-${i}`);
+        const bytes = Buffer.concat([Buffer.from('junk'), ...ids.map(frame)]);
+        const d = new FloorDeframer();
+        const got: string[] = [];
+        let at = 0;
+        for (const cut of [...cuts, bytes.length]) {
+          const next = Math.min(bytes.length, at + cut);
+          for (const f of d.push(bytes.subarray(at, next))) got.push(f.toString('latin1'));
+          at = next;
+          if (at === bytes.length) break;
+        }
+        expect(got).toEqual(ids.map(msg));
+      }),
+    );
+  });
+
+  it('keeps a 0x1C that is not followed by 0x0D inside the frame', () => {
+    const odd = Buffer.from(`\u000bMSH|^~\\&|A\u001cB\r\u001c\r`, 'latin1');
+    expect(new FloorDeframer().push(odd).map((f) => f.toString('latin1'))).toEqual(['MSH|^~\\&|A\u001cB\r']);
+  });
+
+  it('acknowledges with the message control id', () => {
+    expect(floorAck(Buffer.from(msg('ABC-1'), 'latin1')).toString('latin1')).toContain('\rMSA|AA|ABC-1\r');
+  });
+});
+
+describe.each(['bare', 'durable'])('the %s floor server', (kind) => {
+  let floor: FloorServer | undefined;
+  const dir = tempDir('cw-floor-');
+  afterEach(async () => {
+    await floor?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers each message AA with its own control id', async () => {
+    const file = path.join(dir, 'frames.log');
+    floor = await startFloorServer(kind === 'durable' ? file : undefined);
+    const client = await MllpClient.connect({ host: '127.0.0.1', port: floor.port });
+    try {
+      const ids = Array.from({ length: 20 }, (_, i) => `c-${i}`);
+      const acks = await Promise.all(ids.map((id) => client.send(msg(id))));
+      expect(acks.map((a) => [a.code, a.controlId])).toEqual(ids.map((id) => ['AA', id]));
+      if (kind === 'durable') {
+        // Every acknowledged frame is in the file already.
+        const log = readFileSync(file, 'latin1');
+        for (const id of ids) expect(log).toContain(msg(id));
+      }
+    } finally {
+      await client.close();
+    }
+  });
+});
