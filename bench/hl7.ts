@@ -10,7 +10,8 @@
  *   - the floor (bench/lib/mllp-floor.ts): the least a Node MLLP server can do per message, bare
  *     (fixed AA, nothing parsed or stored) and durable (appended to a file, fdatasync per batch).
  *
- *   npm run bench -- hl7                 full run (3 rounds of 8 s per target after a warm-up)
+ *   npm run bench -- hl7                 full run (3 rounds of 8 s per target, the targets
+ *                                        taking turns, after a warm-up)
  *   npm run bench -- hl7 --quick         a tiny run, used by the tests
  *   npm run bench -- hl7 sqlite --cpu-prof   only the named targets; CPU profile of the server
  *
@@ -170,14 +171,11 @@ async function medplumMain(): Promise<void> {
 
 // ---------------------------------------------------------------- the floor's server process
 
-async function floorMain(durable: boolean): Promise<void> {
-  const dir = durable ? mkdtempSync(path.join(tmpdir(), 'cw-bench-hl7-floor-')) : undefined;
+/** `dir`, made and removed by the parent, holds the durable floor's file. */
+async function floorMain(dir: string | undefined): Promise<void> {
   const floor = await startFloorServer(dir ? path.join(dir, 'frames.log') : undefined);
   process.stdout.write(`${JSON.stringify({ port: floor.port })}\n`);
-  process.on('SIGTERM', () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    process.exit(0);
-  });
+  process.on('SIGTERM', () => process.exit(0));
 }
 
 // ---------------------------------------------------------------- orchestration
@@ -243,10 +241,20 @@ async function startCarewire(target: 'sqlite' | 'postgres', cpuProf: string | un
 
 /** A server process of this file's own: @medplum/hl7, or one of the floors. */
 async function startPeer(role: 'medplum' | 'floor' | 'floor-durable'): Promise<Server> {
-  const child = spawn(process.execPath, [SELF, '--role', role], {
+  const dir = role === 'floor-durable' ? mkdtempSync(path.join(tmpdir(), 'cw-bench-hl7-floor-')) : undefined;
+  const child = spawn(process.execPath, [SELF, '--role', role, ...(dir ? ['--dir', dir] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const { port } = JSON.parse(await firstLine(child)) as { port: number };
+  const remove = () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+  let port: number;
+  try {
+    ({ port } = JSON.parse(await firstLine(child)) as { port: number });
+  } catch (err) {
+    remove();
+    throw err;
+  }
   return {
     port,
     pid: child.pid!,
@@ -254,6 +262,7 @@ async function startPeer(role: 'medplum' | 'floor' | 'floor-durable'): Promise<S
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;
+      remove();
     },
   };
 }
@@ -292,7 +301,7 @@ const LABEL: Record<Target, string> = {
   postgres: 'CareWire, durable ACK, PostgreSQL',
   medplum: '@medplum/hl7 Hl7Server, AA, no storage',
   floor: 'floor: bare Node MLLP, fixed AA, no parsing or storage',
-  'floor-durable': 'floor: bare Node MLLP, append + fdatasync per batch',
+  'floor-durable': 'floor: durable Node MLLP, append + fdatasync per batch',
 };
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
@@ -309,21 +318,41 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const rows: Array<Array<string | number>> = [];
   const cpuRows: Array<Array<string | number>> = [];
   const details: Record<string, unknown> = { connections, rounds, measureMs, loadBefore: loadavg() };
-  for (const target of targets) {
-    const server =
-      target === 'sqlite' || target === 'postgres'
-        ? await startCarewire(target, cpuProf)
-        : await startPeer(target);
-    const reports: SenderReport[] = [];
-    try {
-      for (let r = 0; r < rounds; r++) {
-        reports.push(
-          await runSender(server.port, server.pid, connections, r === 0 ? warmupMs * 2 : warmupMs, measureMs),
-        );
-      }
-    } finally {
-      await server.stop();
+  // Every server runs for the whole benchmark and the rounds take turns (round 1 of each target,
+  // then round 2…), so a drift in the machine's speed (other tenants) falls on every target alike
+  // instead of on whichever ran last. A server waiting for its turn is idle.
+  const servers = new Map<Target, Server>();
+  const reportsOf = new Map<Target, SenderReport[]>(targets.map((t) => [t, []]));
+  try {
+    for (const target of targets) {
+      servers.set(
+        target,
+        target === 'sqlite' || target === 'postgres'
+          ? await startCarewire(target, cpuProf)
+          : await startPeer(target),
+      );
     }
+    for (let r = 0; r < rounds; r++) {
+      for (const target of targets) {
+        const server = servers.get(target)!;
+        reportsOf
+          .get(target)!
+          .push(
+            await runSender(
+              server.port,
+              server.pid,
+              connections,
+              r === 0 ? warmupMs * 2 : warmupMs,
+              measureMs,
+            ),
+          );
+      }
+    }
+  } finally {
+    for (const server of servers.values()) await server.stop();
+  }
+  for (const target of targets) {
+    const reports = reportsOf.get(target)!;
     const bad = reports.reduce((a, r) => a + r.errors + r.notAA, 0);
     if (bad > 0) throw new Error(`${target}: ${bad} messages failed or were not answered AA`);
     const rate = metric(
@@ -371,8 +400,9 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     title: 'HL7 v2 over MLLP',
     description:
       `${connections} synchronous senders (one process) send ORU^R01 with 6 OBX and wait for each ACK; ` +
-      `median of ${rounds} rounds of ${measureMs / 1000} s. CareWire ACKs only after the raw message, ` +
-      'its ACK and its observations are committed (SQLite: WAL, synchronous=FULL).',
+      `median of ${rounds} rounds of ${measureMs / 1000} s, the servers taking turns. CareWire ACKs only after the raw message, ` +
+      'its ACK and its observations are committed (SQLite: WAL, synchronous=FULL). The floors are the least a ' +
+      'Node MLLP server can do: a fixed AA, without and with an append and fdatasync per batch.',
     metrics,
     tables: [
       {
@@ -415,7 +445,7 @@ if (import.meta.main) {
   const role = args.get('role');
   if (role === 'sender') await senderMain(args);
   else if (role === 'medplum') await medplumMain();
-  else if (role === 'floor' || role === 'floor-durable') await floorMain(role === 'floor-durable');
+  else if (role === 'floor' || role === 'floor-durable') await floorMain(args.get('dir'));
   else {
     const r = await run({ quick: argv.includes('--quick'), args: argv });
     process.stdout.write(`${JSON.stringify(r.tables, null, 2)}\n`);

@@ -60,33 +60,41 @@ export function floorAck(frame: Buffer): Buffer {
 /** Appends frames to one file and acknowledges each batch after its fdatasync. */
 class GroupCommitFile {
   readonly #file: FileHandle;
-  #batch: Array<{ frame: Buffer; ack: () => void }> = [];
-  #busy = false;
+  #batch: Array<{ frame: Buffer; ack: () => void; fail: () => void }> = [];
+  #committing: Promise<void> | undefined;
 
   constructor(file: FileHandle) {
     this.#file = file;
   }
 
-  add(frame: Buffer, ack: () => void): void {
-    this.#batch.push({ frame, ack });
-    if (!this.#busy) void this.#commit();
+  /** `ack` runs once the frame is durable; `fail` if it could not be made so (never both). */
+  add(frame: Buffer, ack: () => void, fail: () => void): void {
+    this.#batch.push({ frame, ack, fail });
+    this.#committing ??= this.#commit().finally(() => {
+      this.#committing = undefined;
+    });
   }
 
   async #commit(): Promise<void> {
-    this.#busy = true;
     // Frames that arrive while a batch is being synced wait for the next one.
     while (this.#batch.length > 0) {
       const batch = this.#batch;
       this.#batch = [];
-      await this.#file.write(Buffer.concat(batch.map((b) => b.frame)));
-      await this.#file.datasync();
+      try {
+        await this.#file.appendFile(Buffer.concat(batch.map((b) => b.frame))); // loops on short writes
+        await this.#file.datasync();
+      } catch {
+        // Not durable: no ACK. The sender's connection is dropped, so it resends elsewhere.
+        for (const b of batch) b.fail();
+        continue;
+      }
       for (const b of batch) b.ack();
     }
-    this.#busy = false;
   }
 
-  close(): Promise<void> {
-    return this.#file.close();
+  async close(): Promise<void> {
+    await this.#committing;
+    await this.#file.close();
   }
 }
 
@@ -105,8 +113,13 @@ export async function startFloorServer(durableFile?: string): Promise<FloorServe
     socket.on('data', (chunk: Buffer) => {
       for (const frame of deframer.push(chunk)) {
         const ack = floorAck(frame);
-        if (log) log.add(frame, () => socket.writable && socket.write(ack));
-        else socket.write(ack);
+        if (!log) socket.write(ack);
+        else
+          log.add(
+            frame,
+            () => socket.writable && socket.write(ack),
+            () => socket.destroy(),
+          );
       }
     });
     socket.on('error', () => socket.destroy());

@@ -18,7 +18,9 @@ describe('FloorDeframer', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 30 }), (cuts) => {
         const ids = Array.from({ length: 5 }, (_, i) => `id-${i}`);
-        const bytes = Buffer.concat([Buffer.from('junk'), ...ids.map(frame)]);
+        // Junk before the first frame, and a lone 0x1C inside one (not an end without its 0x0D).
+        const odd = Buffer.from(`\u000b${msg('odd')}\u001cX\r\u001c\r`, 'latin1');
+        const bytes = Buffer.concat([Buffer.from('junk'), ...ids.map(frame), odd]);
         const d = new FloorDeframer();
         const got: string[] = [];
         let at = 0;
@@ -28,7 +30,7 @@ describe('FloorDeframer', () => {
           at = next;
           if (at === bytes.length) break;
         }
-        expect(got).toEqual(ids.map(msg));
+        expect(got).toEqual([...ids.map(msg), `${msg('odd')}\u001cX\r`]);
       }),
     );
   });
@@ -57,15 +59,28 @@ describe.each(['bare', 'durable'])('the %s floor server', (kind) => {
     const client = await MllpClient.connect({ host: '127.0.0.1', port: floor.port });
     try {
       const ids = Array.from({ length: 20 }, (_, i) => `c-${i}`);
-      const acks = await Promise.all(ids.map((id) => client.send(msg(id))));
+      const acks = await Promise.all(
+        ids.map(async (id) => {
+          const ack = await client.send(msg(id));
+          // Acknowledged only once it is in the file.
+          if (kind === 'durable') expect(readFileSync(file, 'latin1')).toContain(msg(id));
+          return ack;
+        }),
+      );
       expect(acks.map((a) => [a.code, a.controlId])).toEqual(ids.map((id) => ['AA', id]));
-      if (kind === 'durable') {
-        // Every acknowledged frame is in the file already.
-        const log = readFileSync(file, 'latin1');
-        for (const id of ids) expect(log).toContain(msg(id));
-      }
     } finally {
       await client.close();
     }
   });
+});
+
+it('the durable floor drops the connection, never ACKs, when the write fails', async () => {
+  const floor = await startFloorServer('/dev/full'); // every write: ENOSPC
+  const client = await MllpClient.connect({ host: '127.0.0.1', port: floor.port });
+  try {
+    await expect(client.send(msg('lost'), { timeoutMs: 5000 })).rejects.toThrow();
+  } finally {
+    await client.close();
+    await floor.close();
+  }
 });

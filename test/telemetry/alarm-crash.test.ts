@@ -25,12 +25,16 @@ const TOTAL = 2000;
  * any other socket: a parallel test's listener, or this client's own reconnect (a TCP self-connect).
  */
 async function fixedFreePort(): Promise<number> {
-  const [low = 32768] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-    .trim()
-    .split(/\s+/)
-    .map(Number);
-  const floor = 10_000;
-  for (;;) {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // Not Linux: the IANA dynamic range starts at 49152; 32768 is below it and Linux's default.
+  }
+  const floor = 1024;
+  if (!(low - floor >= 1000))
+    throw new Error(`too few ports below the ephemeral range (it starts at ${low})`);
+  for (let attempt = 0; attempt < 100; attempt++) {
     const port = floor + Math.floor(Math.random() * (low - floor));
     const s = net.createServer();
     const ok = await new Promise<boolean>((r) => {
@@ -42,6 +46,7 @@ async function fixedFreePort(): Promise<number> {
       return port;
     }
   }
+  throw new Error('no free port below the ephemeral range after 100 tries');
 }
 
 describe.each(ENGINES)('alarm delivery across kill -9 of the server on %s', (engine) => {
@@ -54,7 +59,7 @@ describe.each(ENGINES)('alarm delivery across kill -9 of the server on %s', (eng
     rmSync(data, { recursive: true, force: true });
   });
 
-  it('stores every alarm exactly once and loses none that was ACKed', { timeout: 120_000 }, async () => {
+  it('stores every alarm exactly once and loses none that was ACKed', { timeout: 180_000 }, async () => {
     if (engine === 'postgres') schema = await createPgSchema();
     const dbUrl = schema?.url;
     const config = loadConfig({ data, logLevel: 'silent', databaseUrl: dbUrl }, {});
@@ -109,7 +114,9 @@ describe.each(ENGINES)('alarm delivery across kill -9 of the server on %s', (eng
       const started = await waitFor(
         () => {
           // A server that could not start fails the test at once, with its output.
-          if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${child.output()}`);
+          if (child.exitCode !== null || child.signalCode !== null) {
+            throw new Error(`server exited (${child.exitCode ?? child.signalCode}): ${child.output()}`);
+          }
           return existsSync(path.join(data, 'ports.json')) ? true : undefined;
         },
         45_000,
