@@ -5,6 +5,8 @@
  */
 import { type Expression, type ExpressionBuilder, type SqlBool, sql } from 'kysely';
 import { LOINC_SYSTEM, MDC_SYSTEM, VITAL_SIGNS } from '../clinical/vital-signs.ts';
+import type { Engine } from '../store/db.ts';
+import { observationIdsCond } from '../store/observation-search.ts';
 import type { Database } from '../store/schema.ts';
 import { SID } from './constants.ts';
 import { BP, type ObsRow, storedSystem } from './observation-map.ts';
@@ -121,12 +123,14 @@ function dateCond(eb: EB, r: DateRange): Cond {
   }
 }
 
-function identifierCond(eb: EB, t: Token): Cond {
+function identifierCond(eb: EB, engine: Engine, t: Token): Cond {
   if (t.system === undefined || t.code === undefined) {
     throw new Error('identifier tokens are checked to have system and value by the caller');
   }
   const own =
-    t.system === SID.observation ? [eb.and([eb('identifier', 'is', null), eb('id', '=', t.code)])] : [];
+    t.system === SID.observation
+      ? [eb.and([eb('identifier', 'is', null), observationIdsCond(engine, [t.code])])]
+      : [];
   return eb.or([eb('identifier', '=', `${t.system}|${t.code}`), ...own]);
 }
 
@@ -139,12 +143,13 @@ function filtered(r: FhirReader, f: ObservationFilter) {
         ? q.where('patient_id', '=', f.patientIds[0]!)
         : q.where('patient_id', 'in', f.patientIds);
   }
-  if (f.ids) q = q.where('id', 'in', f.ids);
+  const ids = f.ids;
+  if (ids) q = q.where(observationIdsCond(r.engine, ids));
   const { codes, categories, dates, identifiers } = f;
   if (codes) q = q.where((eb) => eb.or(codes.map((t) => codeCond(eb, t))));
   else q = q.where((eb) => eb.or([standalone(eb), bpHead(eb)]));
   if (categories) q = q.where((eb) => eb.or(categories.map((c) => categoryCond(eb, c))));
-  if (identifiers) q = q.where((eb) => eb.or(identifiers.map((t) => identifierCond(eb, t))));
+  if (identifiers) q = q.where((eb) => eb.or(identifiers.map((t) => identifierCond(eb, r.engine, t))));
   for (const d of dates ?? []) q = q.where((eb) => dateCond(eb, d));
   if (f.recordedSince !== undefined) q = q.where('recorded_at', '>=', f.recordedSince);
   return q;

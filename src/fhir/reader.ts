@@ -48,6 +48,10 @@ export class FhirReader {
     }
   }
 
+  get engine(): Store['engine'] {
+    return this.#store.engine;
+  }
+
   /** The query builder (queries are built on the store's Kysely instance, run here). */
   get db(): Store['db'] {
     return this.#store.db;

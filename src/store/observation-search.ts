@@ -11,7 +11,8 @@
  * connection runs it and however often; the lag read here only decides whether to ask.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, type Expression, type Kysely, type SqlBool, sql } from 'kysely';
+import type { Engine } from './db.ts';
 import { SEARCH_COLUMNS as COLUMNS } from './migrations/0010_observation_search.ts';
 import type { Database } from './schema.ts';
 import type { SqliteWriter, WriteOp } from './sqlite-writer.ts';
@@ -61,6 +62,24 @@ export function mergeOps(chunk = MERGE_CHUNK): WriteOp[] {
       params: [chunk],
     },
   ];
+}
+
+/**
+ * Rows of `observations_searchable` whose id is one of `ids`. SQLite's search copy keeps no index
+ * on id (0012: it cost every merge an insert per observation), so the ids are looked up in the
+ * observations table's own unique index and the copy is reached by its primary key; the tail is a
+ * rowid range anyway. On PostgreSQL the view is the table, with its id index.
+ */
+export function observationIdsCond(engine: Engine, ids: readonly string[]): Expression<SqlBool> {
+  if (ids.length === 0) return sql<SqlBool>`1 = 0`;
+  const list = sql.join(ids);
+  if (engine === 'postgres') return sql<SqlBool>`${sql.ref('observations_searchable.id')} IN (${list})`;
+  // The row's own id is checked too: a stray copy row under a stored key (a merge that keeps
+  // failing on it, see the merger's warning) must not answer for the observation.
+  return sql<SqlBool>`(${sql.ref('observations_searchable.patient_id')}, ${sql.ref('observations_searchable.code')},
+    ${sql.ref('observations_searchable.effective_at')}, ${sql.ref('observations_searchable.seq')}) IN (
+    SELECT patient_id, code, effective_at, seq FROM observations WHERE id IN (${list}))
+    AND ${sql.ref('observations_searchable.id')} IN (${list})`;
 }
 
 /** After a failed merge, ticks to skip before the next try (~1 s). */

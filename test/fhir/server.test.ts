@@ -7,6 +7,7 @@
 import type { Bundle, Observation, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewObservation } from '../../src/clinical/observations.ts';
+import { SID } from '../../src/fhir/constants.ts';
 import { dateMatches, parseDate } from '../../src/fhir/search-params.ts';
 import type { Services } from '../../src/services.ts';
 import { call, ENGINES, type Json, login, startTestApp, type TestApp } from '../helpers/app.ts';
@@ -327,6 +328,26 @@ describe.each(ENGINES)('FHIR R4 server on %s', (engine) => {
     expect(
       (await ids('category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory')).length,
     ).toBe(1);
+  });
+
+  it('finds observations by _id and by their own identifier, merged or not', async () => {
+    const ids = async (q: string) =>
+      entries((await get(`/Observation?${q}&_count=1000`)).body)
+        .map((o) => o.id)
+        .sort();
+    const hr = await ids(`patient=${w.patients.own}&code=8867-4`);
+    const [a, b] = hr;
+    if (!a || !b) throw new Error('the seed has heart rates');
+    const searched = async () => {
+      expect(await ids(`_id=${a},${b},no-such-id`)).toEqual([a, b].sort());
+      expect(await ids(`patient=${w.patients.own}&_id=${a}`)).toEqual([a]);
+      expect(await ids(`patient=${w.patients.other}&_id=${a}`)).toEqual([]);
+      expect(await ids(`identifier=${encodeURIComponent(`${SID.observation}|${b}`)}`)).toEqual([b]);
+    };
+    await searched();
+    // The same once everything is in SQLite's merged search copy (a no-op on PostgreSQL).
+    await t.services.store.mergeSearchCopies();
+    await searched();
   });
 
   it('applies date prefixes exactly as FHIR defines them', async () => {

@@ -9,7 +9,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrate } from '../../src/store/migrations/index.ts';
-import { MERGE_CHUNK } from '../../src/store/observation-search.ts';
+import { MERGE_CHUNK, observationIdsCond } from '../../src/store/observation-search.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { NodeSqliteDatabase } from '../../src/store/sqlite-driver.ts';
 import { tempDir } from '../helpers/app.ts';
@@ -206,12 +206,17 @@ describe('observation search copy (SQLite)', () => {
       .where('id', '=', 'obs-7')
       .execute();
     await store.mergeSearchCopies();
-    const byId = store.db.selectFrom('observations_searchable').select('id').where('id', 'in', ['obs-3']);
+    await addObservations(store, ['p1'], 2, 10); // obs-10 and obs-11 stay in the unmerged tail
+    // 0012: by the observations table's id index, then the copy's primary key.
+    const byId = store.db
+      .selectFrom('observations_searchable')
+      .select('id')
+      .where(observationIdsCond('sqlite', ['obs-3', 'obs-8', 'obs-11', 'no-such-id']));
     const byIdentifier = store.db
       .selectFrom('observations_searchable')
       .select('id')
       .where('identifier', '=', 'urn:x|7');
-    expect(await byId.execute()).toEqual([{ id: 'obs-3' }]);
+    expect((await byId.execute()).map((r) => r.id).sort()).toEqual(['obs-11', 'obs-3', 'obs-8']);
     expect(await byIdentifier.execute()).toEqual([{ id: 'obs-7' }]);
     // The merged copy is searched through its indexes, never scanned.
     for (const q of [byId, byIdentifier]) {
@@ -222,7 +227,7 @@ describe('observation search copy (SQLite)', () => {
         .map((r) => String(r.detail));
       expect(plan.filter((d) => d.includes('observation_search '))).toEqual([
         expect.stringMatching(
-          /^SEARCH observation_search USING (COVERING )?INDEX observation_search_(id|identifier)/,
+          /^SEARCH observation_search USING (PRIMARY KEY \(patient_id=\? AND code=\? AND effective_at=\? AND seq=\?\)|(COVERING )?INDEX observation_search_identifier)/,
         ),
       ]);
     }
@@ -251,6 +256,13 @@ describe('observation search copy (SQLite)', () => {
     expect(w.message).toMatch(/observation search merge failed .*3 rows unmerged/);
     expect(await merged(store)).toBe(0);
     expect((await search(store, 'p1', '8867-4')).map((r) => r.id)).toContain('obs-0');
+    // A look-up by id answers with the observation, not with the stray row under its key.
+    const byId = await store.db
+      .selectFrom('observations_searchable')
+      .select('id')
+      .where(observationIdsCond('sqlite', ['obs-0']))
+      .execute();
+    expect(byId).toEqual([{ id: 'obs-0' }]);
   });
 
   it("the writer thread's merger catches up in chunks without being asked", async () => {

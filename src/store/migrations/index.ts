@@ -17,6 +17,7 @@ import * as m0008 from './0008_audit_index_file.ts';
 import * as m0009 from './0009_alarm_write_pages.ts';
 import * as m0010 from './0010_observation_search.ts';
 import * as m0011 from './0011_patient_index_merge.ts';
+import * as m0012 from './0012_search_copy_id_lookup.ts';
 
 export interface MigrationContext {
   engine: Engine;
@@ -38,6 +39,7 @@ const MIGRATIONS: Array<[string, Up]> = [
   ['0009_alarm_write_pages', m0009.up],
   ['0010_observation_search', m0010.up],
   ['0011_patient_index_merge', m0011.up],
+  ['0012_search_copy_id_lookup', m0012.up],
 ];
 
 class CodeMigrations implements MigrationProvider {
