@@ -8,53 +8,20 @@
  *     written only after that batch's fdatasync (group commit, one batch in flight at a time).
  *     This is the cheapest durable acknowledgement there is: one sequential write per batch.
  *
- * Hand-written on purpose: a floor must cost less than anything it is compared with.
+ * Frames are cut by CareWire's own deframer (src/hl7/mllp.ts), so the floor is CareWire's transport
+ * without its message handling; the rest is the least there is, written out here.
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import net from 'node:net';
+import { MllpDeframer, frame as mllpFrame } from '../../src/hl7/mllp.ts';
 
-const VT = 0x0b;
-const FS = 0x1c;
 const CR = 0x0d;
 
-/** Splits complete MLLP frames off a connection's buffered bytes; keeps the incomplete rest. */
-export class FloorDeframer {
-  #pending: Buffer | undefined;
-
-  /** The complete frames' payloads (between 0x0B and 0x1C 0x0D) in `chunk` and what came before. */
-  push(chunk: Buffer): Buffer[] {
-    const buf = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
-    const out: Buffer[] = [];
-    let from = 0;
-    for (;;) {
-      const start = buf.indexOf(VT, from);
-      if (start < 0) {
-        from = buf.length;
-        break;
-      }
-      let end = buf.indexOf(FS, start + 1);
-      while (end >= 0 && end + 1 < buf.length && buf[end + 1] !== CR) end = buf.indexOf(FS, end + 1);
-      if (end < 0 || end + 1 >= buf.length) {
-        from = start;
-        break;
-      }
-      out.push(buf.subarray(start + 1, end));
-      from = end + 2;
-    }
-    this.#pending = from < buf.length ? Buffer.from(buf.subarray(from)) : undefined;
-    return out;
-  }
-}
-
-/** A fixed AA acknowledgement echoing the frame's MSH-10 (the field after the ninth `|`). */
-export function floorAck(frame: Buffer): Buffer {
-  const eol = frame.indexOf(CR);
-  const header = frame.toString('latin1', 0, eol < 0 ? frame.length : eol);
-  const controlId = header.split('|')[9] ?? '';
-  return Buffer.from(
-    `\u000bMSH|^~\\&|FLOOR||||20260101000000||ACK|${controlId}|P|2.6\rMSA|AA|${controlId}\r\u001c\r`,
-    'latin1',
-  );
+/** A fixed AA acknowledgement, framed, echoing the message's MSH-10 (the field after the ninth `|`). */
+export function floorAck(message: Buffer): Buffer {
+  const eol = message.indexOf(CR);
+  const controlId = message.toString('latin1', 0, eol < 0 ? message.length : eol).split('|')[9] ?? '';
+  return mllpFrame(`MSH|^~\\&|FLOOR||||20260101000000||ACK|${controlId}|P|2.6\rMSA|AA|${controlId}\r`);
 }
 
 /** Appends frames to one file and acknowledges each batch after its fdatasync. */
@@ -109,14 +76,14 @@ export async function startFloorServer(durableFile?: string): Promise<FloorServe
   const log = durableFile ? new GroupCommitFile(await open(durableFile, 'a')) : undefined;
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
-    const deframer = new FloorDeframer();
+    const deframer = new MllpDeframer();
     socket.on('data', (chunk: Buffer) => {
-      for (const frame of deframer.push(chunk)) {
-        const ack = floorAck(frame);
+      for (const message of deframer.push(chunk)) {
+        const ack = floorAck(message);
         if (!log) socket.write(ack);
         else
           log.add(
-            frame,
+            message,
             () => socket.writable && socket.write(ack),
             () => socket.destroy(),
           );

@@ -143,8 +143,7 @@ function filtered(r: FhirReader, f: ObservationFilter) {
         ? q.where('patient_id', '=', f.patientIds[0]!)
         : q.where('patient_id', 'in', f.patientIds);
   }
-  const ids = f.ids;
-  if (ids) q = q.where(observationIdsCond(r.engine, ids));
+  if (f.ids) q = q.where(observationIdsCond(r.engine, f.ids));
   const { codes, categories, dates, identifiers } = f;
   if (codes) q = q.where((eb) => eb.or(codes.map((t) => codeCond(eb, t))));
   else q = q.where((eb) => eb.or([standalone(eb), bpHead(eb)]));

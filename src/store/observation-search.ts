@@ -73,13 +73,13 @@ export function mergeOps(chunk = MERGE_CHUNK): WriteOp[] {
 export function observationIdsCond(engine: Engine, ids: readonly string[]): Expression<SqlBool> {
   if (ids.length === 0) return sql<SqlBool>`1 = 0`;
   const list = sql.join(ids);
-  if (engine === 'postgres') return sql<SqlBool>`${sql.ref('observations_searchable.id')} IN (${list})`;
+  const col = (name: string) => sql.ref(`observations_searchable.${name}`);
+  if (engine === 'postgres') return sql<SqlBool>`${col('id')} IN (${list})`;
   // The row's own id is checked too: a stray copy row under a stored key (a merge that keeps
   // failing on it, see the merger's warning) must not answer for the observation.
-  return sql<SqlBool>`(${sql.ref('observations_searchable.patient_id')}, ${sql.ref('observations_searchable.code')},
-    ${sql.ref('observations_searchable.effective_at')}, ${sql.ref('observations_searchable.seq')}) IN (
+  return sql<SqlBool>`(${col('patient_id')}, ${col('code')}, ${col('effective_at')}, ${col('seq')}) IN (
     SELECT patient_id, code, effective_at, seq FROM observations WHERE id IN (${list}))
-    AND ${sql.ref('observations_searchable.id')} IN (${list})`;
+    AND ${col('id')} IN (${list})`;
 }
 
 /** After a failed merge, ticks to skip before the next try (~1 s). */

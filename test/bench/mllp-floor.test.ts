@@ -6,14 +6,15 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FloorDeframer, type FloorServer, floorAck, startFloorServer } from '../../bench/lib/mllp-floor.ts';
+import { type FloorServer, floorAck, startFloorServer } from '../../bench/lib/mllp-floor.ts';
 import { MllpClient } from '../../src/hl7/client.ts';
+import { MllpDeframer } from '../../src/hl7/mllp.ts';
 import { tempDir } from '../helpers/app.ts';
 
 const msg = (id: string) => `MSH|^~\\&|MON|WARD|CW|HOSP|20260101120000||ORU^R01|${id}|P|2.6\rPID|||P-1\r`;
 const frame = (id: string) => Buffer.from(`\u000b${msg(id)}\u001c\r`, 'latin1');
 
-describe('FloorDeframer', () => {
+describe("the floor's framing (CareWire's MllpDeframer) and ACK", () => {
   it('returns every frame once, in order, however the bytes are split', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 30 }), (cuts) => {
@@ -21,7 +22,7 @@ describe('FloorDeframer', () => {
         // Junk before the first frame, and a lone 0x1C inside one (not an end without its 0x0D).
         const odd = Buffer.from(`\u000b${msg('odd')}\u001cX\r\u001c\r`, 'latin1');
         const bytes = Buffer.concat([Buffer.from('junk'), ...ids.map(frame), odd]);
-        const d = new FloorDeframer();
+        const d = new MllpDeframer();
         const got: string[] = [];
         let at = 0;
         for (const cut of [...cuts, bytes.length]) {
@@ -37,11 +38,13 @@ describe('FloorDeframer', () => {
 
   it('keeps a 0x1C that is not followed by 0x0D inside the frame', () => {
     const odd = Buffer.from(`\u000bMSH|^~\\&|A\u001cB\r\u001c\r`, 'latin1');
-    expect(new FloorDeframer().push(odd).map((f) => f.toString('latin1'))).toEqual(['MSH|^~\\&|A\u001cB\r']);
+    expect(new MllpDeframer().push(odd).map((f) => f.toString('latin1'))).toEqual(['MSH|^~\\&|A\u001cB\r']);
   });
 
   it('acknowledges with the message control id', () => {
-    expect(floorAck(Buffer.from(msg('ABC-1'), 'latin1')).toString('latin1')).toContain('\rMSA|AA|ABC-1\r');
+    const ack = floorAck(Buffer.from(msg('ABC-1'), 'latin1')).toString('latin1');
+    expect(ack).toContain('\rMSA|AA|ABC-1\r');
+    expect(ack.startsWith('\u000bMSH|') && ack.endsWith('\u001c\r')).toBe(true);
   });
 });
 

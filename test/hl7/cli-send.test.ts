@@ -30,16 +30,12 @@ describe('carewire hl7 send', () => {
   afterAll(async () => {
     await t.close();
   });
+  /** `carewire hl7 send` of files in `dir` to the test server. */
+  const sendFiles = (...files: string[]) =>
+    runCli(['hl7', 'send', '--port', String(t.port), ...files.map((f) => path.join(dir, f))]);
 
   it('sends every message of every file, splits batches, exits 0 when all are AA', async () => {
-    const r = await runCli([
-      'hl7',
-      'send',
-      '--port',
-      String(t.port),
-      path.join(dir, 'batch.hl7'),
-      path.join(dir, 'one.hl7'),
-    ]);
+    const r = await sendFiles('batch.hl7', 'one.hl7');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('sent 3 messages from 2 files: 3 AA');
     const rows = await storedRows(t.services);
@@ -55,31 +51,17 @@ describe('carewire hl7 send', () => {
       path.join(dir, 'er-bad.hl7'),
       errorOnly(MSG('ER-2', 'PID|1||S-1^^^H^MR||Send^Sam||notadate').replace('ADT^A08', 'ADT^A01')),
     );
-    const good = await runCli(['hl7', 'send', '--port', String(t.port), path.join(dir, 'er-good.hl7')]);
+    const good = await sendFiles('er-good.hl7');
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toContain('sent 1 message from 1 file: 1 NONE');
-    const bad = await runCli([
-      'hl7',
-      'send',
-      '--port',
-      String(t.port),
-      path.join(dir, 'er-good.hl7'),
-      path.join(dir, 'er-bad.hl7'),
-    ]);
+    const bad = await sendFiles('er-good.hl7', 'er-bad.hl7');
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/sent 2 messages from 2 files: (1 NONE, 1 AE|1 AE, 1 NONE)/);
     expect(bad.stderr).toMatch(/MSH-10 ER-2: AE \(error-only ACK\)/);
   });
 
   it('exits 1 and names the problem when a message is answered AE', async () => {
-    const r = await runCli([
-      'hl7',
-      'send',
-      '--port',
-      String(t.port),
-      path.join(dir, 'one.hl7'),
-      path.join(dir, 'bad.hl7'),
-    ]);
+    const r = await sendFiles('one.hl7', 'bad.hl7');
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('1 AA, 1 AE');
     expect(r.stderr).toMatch(

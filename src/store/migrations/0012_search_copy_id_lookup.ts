@@ -5,9 +5,8 @@
  * at the price of one more b-tree insert per observation in every merge. Under `npm run bench --
  * hl7`, three alternating pairs of this migration against the code before it: the writer thread
  * spent 171–177 instead of 180–187 µs per message, lower in each pair; the rate moved within the
- * noise (+0–1 %). Look-ups by id now find
- * the row through the observations table's own unique `id` index and reach the copy by its
- * primary key (`observationIdsCond` in observation-search.ts).
+ * noise (+0–1 %). Look-ups by id now find the row through the observations table's own unique
+ * `id` index and reach the copy by its primary key (`observationIdsCond` in observation-search.ts).
  *
  * PostgreSQL has no copy; nothing changes there.
  */
