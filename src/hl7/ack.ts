@@ -16,6 +16,7 @@
 //     A message that is not accepted is never processed, so its application outcome is the accept
 //     outcome; e.g. NE/AL with a syntax error still gets an application AR.
 
+import type { Buffer } from 'node:buffer';
 import { resolveCharset } from './charset.ts';
 import {
   checkEncoding,
@@ -25,9 +26,10 @@ import {
   isEncoding,
 } from './encoding.ts';
 import { HL7_ERROR_TEXT, type Hl7ErrorDetail } from './errors.ts';
+import { escapeValue } from './escape.ts';
 import type { Hl7Hd, Hl7HeaderInfo } from './header.ts';
-import { Hl7Message } from './message.ts';
-import { buildMessage, type Hl7FieldInput, type Hl7SegmentInput } from './serialize.ts';
+import { Hl7Message, Hl7Segment } from './message.ts';
+import { encodeSegment, type Hl7FieldInput, type Hl7SegmentInput } from './serialize.ts';
 
 export type OriginalAckCode = 'AA' | 'AE' | 'AR';
 export type EnhancedAckCode = 'CA' | 'CE' | 'CR';
@@ -143,12 +145,6 @@ export function versionAtLeast(version: string, min: string): boolean {
   return result;
 }
 
-function hd(v: Hl7Hd | string | undefined): Hl7FieldInput {
-  if (v === undefined) return '';
-  if (typeof v === 'string') return v;
-  return [v.namespaceId, v.universalId, v.universalIdType];
-}
-
 function isEmptyHd(v: Hl7Hd): boolean {
   return v.namespaceId === '' && v.universalId === '' && v.universalIdType === '';
 }
@@ -182,6 +178,93 @@ function errSegment(e: Hl7ErrorDetail, version: string): Hl7SegmentInput {
   return { name: 'ERR', fields };
 }
 
+/** An HD (or a plain string) as one field's text: components escaped, trailing empty ones dropped. */
+function hdText(v: Hl7Hd | string | undefined, enc: Hl7Encoding): string {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return escapeValue(v, enc);
+  let out = escapeValue(v.namespaceId, enc);
+  if (v.universalId !== '' || v.universalIdType !== '')
+    out += enc.component + escapeValue(v.universalId, enc);
+  if (v.universalIdType !== '') out += enc.component + escapeValue(v.universalIdType, enc);
+  return out;
+}
+
+/** `formatHl7Timestamp` of the last millisecond asked for: most ACKs of a batch share it. */
+let lastStampMs = Number.NaN;
+let lastStamp = '';
+function stampOf(now: Date): string {
+  const ms = now.getTime();
+  if (ms !== lastStampMs) {
+    lastStamp = formatHl7Timestamp(now);
+    lastStampMs = ms;
+  }
+  return lastStamp;
+}
+
+/**
+ * The segment texts of an acknowledgement, written directly: MSH and MSA are string templates
+ * (the generic serializer was most of an ACK's cost on the HL7 hot path, ~8 µs of the 33 µs a
+ * result took to prepare in bench/zz-prep), ERR segments go through `encodeSegment`. The output
+ * is what the serializer would write for the same fields (test/hl7/ack.test.ts compares them).
+ */
+function ackSegments(
+  source: Hl7Message | Hl7HeaderInfo | undefined,
+  options: BuildAckOptions,
+): { texts: string[]; enc: Hl7Encoding; charsetField: string } {
+  const h = source instanceof Hl7Message ? source.header : source;
+  const enc = h ? usableEncoding(h.encoding) : DEFAULT_ENCODING;
+  // A NAK for garbage may have no usable version to echo; answer in a version the peer can read.
+  const version = h && VERSION.test(h.version) ? h.version : (options.defaultVersion ?? '2.5.1');
+  // Echo MSH-18 when we can write it; otherwise fall back to the default rather than fail the NAK.
+  const charsetField = h && resolveCharset(h.charset) ? h.charset : '';
+  const trigger = escapeValue(h?.triggerEvent ?? '', enc);
+  const c = enc.component;
+  const type = versionAtLeast(version, '2.3.1')
+    ? `ACK${c}${trigger}${c}ACK`
+    : trigger
+      ? `ACK${c}${trigger}`
+      : 'ACK';
+  // MSH-3 … MSH-18; empty fields at the end are not written.
+  const msh = [
+    h && !isEmptyHd(h.receivingApplication)
+      ? hdText(h.receivingApplication, enc)
+      : hdText(options.self?.application, enc),
+    h && !isEmptyHd(h.receivingFacility)
+      ? hdText(h.receivingFacility, enc)
+      : hdText(options.self?.facility, enc),
+    h ? hdText(h.sendingApplication, enc) : '',
+    h ? hdText(h.sendingFacility, enc) : '',
+    options.now ? formatHl7Timestamp(options.now) : stampOf(new Date()),
+    '',
+    type,
+    escapeValue(options.controlId ?? nextControlId(), enc),
+    escapeValue(h?.processingId || 'P', enc),
+    escapeValue(version, enc),
+  ];
+  if (charsetField !== '') msh.push('', '', '', '', '', escapeValue(charsetField, enc));
+  const f = enc.field;
+  const texts = [`MSH${f}${encodingCharacters(enc)}${f}${msh.join(f)}`];
+  const errors = [...(options.errors ?? [])];
+  const failed = options.code !== 'AA' && options.code !== 'CA';
+  if (failed && errors.length === 0) {
+    errors.push({ code: '207', severity: 'E', message: options.text ?? HL7_ERROR_TEXT['207'] });
+  }
+  let text = options.text;
+  if (text === undefined && errors.length > 0 && !versionAtLeast(version, '2.5')) {
+    text = errors[0]!.message.slice(0, 80);
+  }
+  let msa = `MSA${f}${escapeValue(options.code, enc)}`;
+  const echoed = escapeValue(h?.controlId ?? '', enc);
+  const said = text === undefined ? '' : escapeValue(text, enc);
+  if (echoed !== '' || said !== '') msa += f + echoed;
+  if (said !== '') msa += f + said;
+  texts.push(msa);
+  for (const e of errors) texts.push(encodeSegment(errSegment(e, version), enc));
+  return { texts, enc, charsetField };
+}
+
+const VERSION = /^2\.\d+(?:\.\d+)*$/;
+
 /**
  * Builds the acknowledgement of `source` (a parsed message, a header from `readHeaderLoosely` or a
  * parse error's `header`, or undefined when nothing of the MSH could be read). The ACK uses the
@@ -192,50 +275,27 @@ export function buildAck(
   source: Hl7Message | Hl7HeaderInfo | undefined,
   options: BuildAckOptions,
 ): Hl7Message {
-  const h = source instanceof Hl7Message ? source.header : source;
-  const enc = h ? usableEncoding(h.encoding) : DEFAULT_ENCODING;
-  // A NAK for garbage may have no usable version to echo; answer in a version the peer can read.
-  const version = h && /^2\.\d+(?:\.\d+)*$/.test(h.version) ? h.version : (options.defaultVersion ?? '2.5.1');
-  // Echo MSH-18 when we can write it; otherwise fall back to the default rather than fail the NAK.
-  const charsetField = h && resolveCharset(h.charset) ? h.charset : '';
-  const trigger = h?.triggerEvent ?? '';
-  const type: Hl7FieldInput = versionAtLeast(version, '2.3.1')
-    ? ['ACK', trigger, 'ACK']
-    : trigger
-      ? ['ACK', trigger]
-      : 'ACK';
-  const now = options.now ?? new Date();
-  // Field array from MSH-1 (MSH-1/2 are written from the encoding); an array avoids re-keying on this hot path.
-  const msh: Hl7FieldInput[] = [
-    undefined,
-    undefined,
-    h && !isEmptyHd(h.receivingApplication) ? hd(h.receivingApplication) : hd(options.self?.application),
-    h && !isEmptyHd(h.receivingFacility) ? hd(h.receivingFacility) : hd(options.self?.facility),
-    h ? hd(h.sendingApplication) : '',
-    h ? hd(h.sendingFacility) : '',
-    formatHl7Timestamp(now),
-    undefined,
-    type,
-    options.controlId ?? nextControlId(),
-    h?.processingId || 'P',
-    version,
-  ];
-  if (charsetField !== '') msh[17] = charsetField;
-  const errors = [...(options.errors ?? [])];
-  const failed = options.code !== 'AA' && options.code !== 'CA';
-  if (failed && errors.length === 0) {
-    errors.push({ code: '207', severity: 'E', message: options.text ?? HL7_ERROR_TEXT['207'] });
-  }
-  let text = options.text;
-  if (text === undefined && errors.length > 0 && !versionAtLeast(version, '2.5')) {
-    text = errors[0]!.message.slice(0, 80);
-  }
-  const segments: Hl7SegmentInput[] = [
-    { name: 'MSH', fields: msh },
-    { name: 'MSA', fields: { 1: options.code, 2: h?.controlId ?? '', 3: text } },
-    ...errors.map((e) => errSegment(e, version)),
-  ];
-  return buildMessage(segments, { encoding: enc });
+  const { texts, enc, charsetField } = ackSegments(source, options);
+  const charset = resolveCharset(charsetField)!;
+  const decodeHex = (b: Uint8Array) => charset.decode(b);
+  const segments = texts.map((t) => new Hl7Segment(t.slice(0, 3), t, enc, decodeHex));
+  return new Hl7Message({ segments, encoding: enc, charset, endsWithTerminator: true, warnings: [] });
+}
+
+/** An acknowledgement as its text and its bytes in the message's character set. */
+export interface AckPayload {
+  text: string;
+  bytes: Buffer;
+}
+
+/** What `buildAck` gives as `toString()` and `toBuffer()`, without building the message (hot path). */
+export function buildAckPayload(
+  source: Hl7Message | Hl7HeaderInfo | undefined,
+  options: BuildAckOptions,
+): AckPayload {
+  const { texts, charsetField } = ackSegments(source, options);
+  const text = `${texts.join('\r')}\r`;
+  return { text, bytes: resolveCharset(charsetField)!.encode(text) };
 }
 
 /** Builds the ACK messages a plan calls for, with the same options (except the code). */
@@ -244,12 +304,33 @@ export function buildAcks(
   plan: AckPlan,
   options: Omit<BuildAckOptions, 'code'> = {},
 ): { accept?: Hl7Message; application?: Hl7Message } {
-  const out: { accept?: Hl7Message; application?: Hl7Message } = {};
-  if (plan.accept) out.accept = buildAck(source, { ...options, code: plan.accept });
+  return forPlan(plan, options, (o) => buildAck(source, o));
+}
+
+/** `buildAcks` as payloads (text and bytes), in the order they are sent: accept, then application. */
+export function buildAckPayloads(
+  source: Hl7Message | Hl7HeaderInfo | undefined,
+  plan: AckPlan,
+  options: Omit<BuildAckOptions, 'code'> = {},
+): AckPayload[] {
+  const acks = forPlan(plan, options, (o) => buildAckPayload(source, o));
+  const out: AckPayload[] = [];
+  if (acks.accept) out.push(acks.accept);
+  if (acks.application) out.push(acks.application);
+  return out;
+}
+
+function forPlan<T>(
+  plan: AckPlan,
+  options: Omit<BuildAckOptions, 'code'>,
+  build: (o: BuildAckOptions) => T,
+): { accept?: T; application?: T } {
+  const out: { accept?: T; application?: T } = {};
+  if (plan.accept) out.accept = build({ ...options, code: plan.accept });
   if (plan.application) {
     // Two ACKs must not share a control id.
     const controlId = plan.accept && options.controlId ? `${options.controlId}A` : options.controlId;
-    out.application = buildAck(source, { ...options, code: plan.application, controlId });
+    out.application = build({ ...options, code: plan.application, controlId });
   }
   return out;
 }

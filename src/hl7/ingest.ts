@@ -13,7 +13,7 @@ import type { Store } from '../store/db.ts';
 import { type GroupCommitOptions, GroupCommitter } from '../store/group-commit.ts';
 import type { Database, Hl7MessagesTable } from '../store/schema.ts';
 import type { SqliteWriter, WriteOp, WriteResult } from '../store/sqlite-writer.ts';
-import { type AckPlan, buildAcks, type Hl7Outcome, type OriginalAckCode, planAcks } from './ack.ts';
+import { type AckPlan, buildAckPayloads, type Hl7Outcome, type OriginalAckCode, planAcks } from './ack.ts';
 import { ASCII, type Hl7Charset } from './charset.ts';
 import type { Hl7ErrorDetail } from './errors.ts';
 import { dedupKey, type Hl7Hd, type Hl7HeaderInfo } from './header.ts';
@@ -118,15 +118,9 @@ function acksFor(
   plan: AckPlan,
   errors: readonly Hl7ErrorDetail[],
 ): { text: string; frames: Buffer[] } {
-  const acks = buildAcks(source, plan, { errors, self: SELF });
-  const texts: string[] = [];
-  const frames: Buffer[] = [];
-  for (const m of [acks.accept, acks.application]) {
-    if (!m) continue;
-    texts.push(m.toString());
-    frames.push(frame(m.toBuffer()));
-  }
-  return { text: texts.join(ACK_SEPARATOR), frames };
+  const acks = buildAckPayloads(source, plan, { errors, self: SELF });
+  if (acks.length === 1) return { text: acks[0]!.text, frames: [frame(acks[0]!.bytes)] };
+  return { text: acks.map((a) => a.text).join(ACK_SEPARATOR), frames: acks.map((a) => frame(a.bytes)) };
 }
 
 /**
@@ -444,9 +438,8 @@ export class Hl7Ingest {
       pushMessageParams(messageParams, patientId === undefined ? p.row : { ...p.row, patient_id: patientId });
       if (w?.kind === 'oru' && w.observations.length > 0) {
         // source_ref is filled in by the writer thread with the message's new rowid.
-        const list = w.observations.map((d) => ({ ...d, patientId: patientId!, sourceRef: '' }));
-        pushObservationParams(obsParams, list, now);
-        for (let j = 0; j < list.length; j++) parentRows.push(k);
+        pushObservationParams(obsParams, w.observations, patientId!, null, now);
+        for (let j = 0; j < w.observations.length; j++) parentRows.push(k);
       }
     }
     const ops: WriteOp[] = [

@@ -289,11 +289,13 @@ function observationOf(
     source: 'hl7',
     category: 'laboratory',
   };
-  const refRange = raw(7) === '' ? '' : seg.get(7).trim();
+  const refRange = raw(7) === '' ? '' : component(seg, raw(7), 7, 1).trim();
   if (refRange) draft.refRange = refRange;
-  if (raw(8) !== '') {
-    const flags = seg
-      .getAll('8')
+  const flagsRaw = raw(8);
+  if (flagsRaw !== '') {
+    // One flag without repetitions or escapes (the usual `N`, `H`, `LL`) is read without the path parser.
+    const simple = flagsRaw.indexOf(seg.encoding.repetition) < 0 && flagsRaw.indexOf(seg.encoding.escape) < 0;
+    const flags = (simple ? [component(seg, flagsRaw, 8, 1)] : seg.getAll('8'))
       .map((x) => x.trim())
       .filter(Boolean);
     if (flags.length > 0) draft.abnormalFlags = flags.join(',');

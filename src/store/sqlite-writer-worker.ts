@@ -89,6 +89,18 @@ function withParents(op: WriteOp, rowids: ReadonlyArray<number[] | undefined>): 
   const ids = rowids[parent.op];
   if (ids === undefined) throw new Error(`op ${parent.op} did not report rowids`);
   const { width } = op;
+  let kept = true;
+  for (const row of parent.rows) if (ids[row] === -1) kept = false;
+  if (kept) {
+    // Every parent row was inserted (no duplicate): the rowids go into the parameters in place
+    // (this thread owns the request it was sent), instead of copying every value of every row.
+    for (let r = 0; r < parent.rows.length; r++) {
+      const id = ids[parent.rows[r]!];
+      if (id === undefined) throw new Error(`op ${parent.op} has no row ${parent.rows[r]}`);
+      op.params[r * width + parent.column] = BigInt(id);
+    }
+    return { sql: op.sql, width, params: op.params, rowids: op.rowids };
+  }
   const params: SQLInputValue[] = [];
   for (let r = 0; r < parent.rows.length; r++) {
     const id = ids[parent.rows[r]!];

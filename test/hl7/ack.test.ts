@@ -1,5 +1,7 @@
 import { Hl7Message as MedplumMessage } from '@medplum/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { buildAckPayload, buildAckPayloads } from '../../src/hl7/ack.ts';
 import {
   ackCodeFor,
   buildAck,
@@ -12,6 +14,7 @@ import {
   tryParseHl7,
   versionAtLeast,
 } from '../../src/hl7/index.ts';
+import { buildMessage, type Hl7FieldInput } from '../../src/hl7/serialize.ts';
 
 const NOW = new Date(Date.UTC(2024, 0, 31, 23, 59, 58, 7));
 
@@ -161,6 +164,87 @@ describe('buildAck', () => {
     const b = buildAck(parseHl7(incoming()), { code: 'AA' }).header.controlId;
     expect(a).not.toBe(b);
     expect(formatHl7Timestamp(NOW)).toBe('20240131235958.007+0000');
+  });
+});
+
+describe('the ACK writer', () => {
+  // The reference: the same MSH and MSA fields written by the generic serializer (what buildAck
+  // did before it wrote MSH and MSA as templates).
+  function viaSerializer(src: ReturnType<typeof parseHl7>, code: 'AA' | 'CA', controlId: string): string {
+    const h = src.header;
+    const hd = (v: typeof h.sendingApplication): Hl7FieldInput => [
+      v.namespaceId,
+      v.universalId,
+      v.universalIdType,
+    ];
+    const empty = (v: typeof h.sendingApplication) =>
+      v.namespaceId === '' && v.universalId === '' && v.universalIdType === '';
+    const version = /^2\.\d+(?:\.\d+)*$/.test(h.version) ? h.version : '2.5.1';
+    const trigger = h.triggerEvent;
+    const msh: Hl7FieldInput[] = [
+      undefined,
+      undefined,
+      empty(h.receivingApplication) ? 'CAREWIRE' : hd(h.receivingApplication),
+      empty(h.receivingFacility) ? '' : hd(h.receivingFacility),
+      hd(h.sendingApplication),
+      hd(h.sendingFacility),
+      formatHl7Timestamp(NOW),
+      undefined,
+      versionAtLeast(version, '2.3.1') ? ['ACK', trigger, 'ACK'] : trigger ? ['ACK', trigger] : 'ACK',
+      controlId,
+      h.processingId || 'P',
+      version,
+    ];
+    const m = buildMessage(
+      [
+        { name: 'MSH', fields: msh },
+        { name: 'MSA', fields: { 1: code, 2: h.controlId } },
+      ],
+      { encoding: h.encoding },
+    );
+    return m.toString();
+  }
+
+  it('writes what the generic serializer writes, for any header fields (property)', () => {
+    const part = fc.constantFrom('', 'A', 'B\\S\\C', 'X\\T\\Y', 'é', 'Q\\E\\', 'L&M', ' s ', '1.2.3', 'ISO');
+    const hd = fc.array(part, { maxLength: 3 }).map((a) => a.join('^'));
+    fc.assert(
+      fc.property(
+        fc.tuple(hd, hd, hd, hd),
+        fc.constantFrom('', 'R01', 'A01', 'R\\S\\1'),
+        fc.constantFrom('ID1', '', 'I\\F\\D', 'C\\R\\7'),
+        fc.constantFrom('P', '', 'T^A'),
+        fc.constantFrom('2.3', '2.3.1', '2.4', '2.5.1', '2.8', ''),
+        fc.constantFrom('AA', 'CA'),
+        ([a, f, ra, rf], trigger, control, processing, version, code) => {
+          const text = `MSH|^~\\&|${a}|${f}|${ra}|${rf}|20240101||ORU^${trigger}|${control}|${processing}|${version}\rPID|1||7\r`;
+          const parsed = tryParseHl7(Buffer.from(text, 'latin1'));
+          if (!parsed.ok) return;
+          const src = parsed.message;
+          const opts = { code, now: NOW, controlId: 'ACK1', self: { application: 'CAREWIRE' } } as const;
+          const expected = viaSerializer(src, code, 'ACK1');
+          const payload = buildAckPayload(src, opts);
+          expect(payload.text).toBe(expected);
+          expect(buildAck(src, opts).toString()).toBe(expected);
+          expect(payload.bytes.equals(buildAck(src, opts).toBuffer())).toBe(true);
+          // And it reads back as the acknowledgement of this message.
+          const back = parseHl7(payload.bytes);
+          expect(back.get('MSA-2')).toBe(src.get('MSH-10'));
+          for (const c of [1, 2, 3]) expect(back.get(`MSH-5.${c}`)).toBe(src.get(`MSH-3.${c}`));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('payloads follow the plan: accept first, then the application ACK with its own control id', () => {
+    const src = parseHl7(incoming('2.5.1', '|||AL|AL'));
+    const acks = buildAckPayloads(src, planAcks(src.header, { accept: 'ok', application: 'ok' }), {
+      now: NOW,
+      controlId: 'K',
+    });
+    expect(acks.map((a) => parseHl7(a.text).get('MSA-1'))).toEqual(['CA', 'AA']);
+    expect(acks.map((a) => parseHl7(a.text).get('MSH-10'))).toEqual(['K', 'KA']);
   });
 });
 

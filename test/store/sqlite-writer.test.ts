@@ -140,6 +140,30 @@ describe('SQLite writer thread', () => {
       { ref: String(a), v: 'a2' },
       { ref: String(b), v: 'b1' },
     ]);
+    // No duplicate among the parents: the rowids are written into the child rows in place.
+    const all = await w.write([
+      {
+        sql: 'INSERT INTO t_parent (k) VALUES (?) ON CONFLICT (k) DO NOTHING',
+        width: 1,
+        params: ['c', 'd'],
+        rowids: true,
+      },
+      {
+        sql: 'INSERT INTO t_child (parent, ref, v) VALUES (?, ?, ?)',
+        width: 3,
+        params: [0, '', 'd1', 0, '', 'c1', 0, '', 'd2'],
+        parent: { op: 0, rows: [1, 0, 1], column: 1 },
+      },
+    ]);
+    const [c, d] = all.rowids[0]!;
+    expect(all.changes).toEqual([2, 3]);
+    expect(
+      store.sqlite!.prepare("SELECT ref, v FROM t_child WHERE v IN ('c1', 'd1', 'd2') ORDER BY v").all(),
+    ).toEqual([
+      { ref: String(c), v: 'c1' },
+      { ref: String(d), v: 'd1' },
+      { ref: String(d), v: 'd2' },
+    ]);
     await expect(
       w.write([
         {
