@@ -246,7 +246,7 @@ export class Hl7Ingest {
   constructor(deps: IngestDeps, opts: Hl7IngestOptions) {
     this.#deps = deps;
     this.#opts = opts;
-    this.#ops = deps.store.engine === 'sqlite' ? createSqliteOps(deps.store) : createPgOps(deps.observations);
+    this.#ops = deps.store.engine === 'sqlite' ? createSqliteOps(deps.store) : createPgOps();
     const writer = deps.writer;
     this.#committer = writer
       ? new GroupCommitter<PreparedMessage, Applied>(null, (items) => this.#commitOnWriter(writer, items), {

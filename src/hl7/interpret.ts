@@ -280,14 +280,23 @@ function observationOf(
   const display = component(seg, raw(3), 3, 2).trim() || undefined;
   const systemText = component(seg, raw(3), 3, 3).trim().toUpperCase();
   const time = raw(14);
+  // Every property from the start, in one order: one object shape for all drafts, so the code
+  // that reads them (pushObservationParams, on every result) stays monomorphic.
   const draft: ObservationDraft = {
     code: codeText,
     codeSystem: CODE_SYSTEMS[systemText] ?? (systemText || 'local'),
     display,
-    effectiveAt: (time === '' ? undefined : parseHl7Time(component(seg, time, 14, 1), zone)) ?? fallbackTime,
+    mdcCode: undefined,
+    valueNum: undefined,
+    valueText: undefined,
+    unit: undefined,
+    refRange: undefined,
+    abnormalFlags: undefined,
     status: STATUS[component(seg, raw(11), 11, 1).trim().toUpperCase()] ?? 'final',
-    source: 'hl7',
     category: 'laboratory',
+    panel: undefined,
+    effectiveAt: (time === '' ? undefined : parseHl7Time(component(seg, time, 14, 1), zone)) ?? fallbackTime,
+    source: 'hl7',
   };
   const refRange = raw(7) === '' ? '' : component(seg, raw(7), 7, 1).trim();
   if (refRange) draft.refRange = refRange;

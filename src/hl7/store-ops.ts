@@ -6,7 +6,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
 import { sql, type Transaction } from 'kysely';
-import { LOINC, type NewObservation, type ObservationService } from '../clinical/observations.ts';
+import { LOINC, type NewObservation } from '../clinical/observations.ts';
 import type { Store } from '../store/db.ts';
 import type { Database } from '../store/schema.ts';
 import type { IngestOps, MessageRow, StoredAck } from './ingest.ts';
@@ -237,55 +237,73 @@ export function createSqliteOps(store: Store): IngestOps {
   };
 }
 
-/** PostgreSQL: one statement per step for the whole batch. */
-export function createPgOps(observations: ObservationService): IngestOps {
+/** PostgreSQL types of the columns, in MESSAGE_COLUMNS / OBSERVATION_COLUMNS order (for unnest). */
+const MESSAGE_PG_TYPES = MESSAGE_COLUMNS.map((c) => (c === 'received_at' ? 'int8' : 'text'));
+const OBSERVATION_PG_TYPES = OBSERVATION_COLUMNS.map((c) =>
+  c === 'value_num' ? 'float8' : c === 'effective_at' || c === 'recorded_at' ? 'int8' : 'text',
+);
+
+/** Row-major parameters (`width` per row) as one array per column. */
+function byColumn(flat: readonly SQLInputValue[], width: number): SQLInputValue[][] {
+  const cols: SQLInputValue[][] = Array.from({ length: width }, () => []);
+  for (let i = 0; i < flat.length; i++) cols[i % width]!.push(flat[i]!);
+  return cols;
+}
+
+/** `unnest($1::t1[], $2::t2[], …)` of column arrays: one parameter per column, whatever the row count. */
+function unnest(cols: readonly SQLInputValue[][], types: readonly string[]) {
+  return sql`unnest(${sql.join(cols.map((c, i) => sql`${c}::${sql.raw(types[i]!)}[]`))})`;
+}
+
+/**
+ * PostgreSQL: one statement per step for the whole batch. Rows go in as one array per column
+ * (`INSERT … SELECT * FROM unnest(…)`), so a statement's text and parameter count do not grow
+ * with the batch: Kysely compiled, and PostgreSQL parsed and planned, a multi-row VALUES list of
+ * up to 19 parameters per observation for every batch (the largest cost of the PostgreSQL main
+ * thread, `npm run bench -- hl7 postgres --cpu-prof`).
+ */
+export function createPgOps(): IngestOps {
   return {
     async findStored(trx, keys) {
       if (!trx) throw new Error('PostgreSQL look-ups run inside the batch transaction');
       const out = new Map<string, StoredAck>();
-      for (let i = 0; i < keys.length; i += 1000) {
-        const rows = await trx
-          .selectFrom('hl7_messages')
-          .select(['id', 'ack', 'ack_code', 'dedup_key'])
-          .where('dedup_key', 'in', keys.slice(i, i + 1000))
-          .execute();
-        for (const r of rows) out.set(r.dedup_key!, { id: Number(r.id), ack: r.ack, code: r.ack_code });
-      }
+      const rows = await sql<{ id: number; ack: string; ack_code: string; dedup_key: string }>`
+        select id, ack, ack_code, dedup_key from hl7_messages where dedup_key = any(${keys}::text[])`.execute(
+        trx,
+      );
+      for (const r of rows.rows) out.set(r.dedup_key, { id: Number(r.id), ack: r.ack, code: r.ack_code });
       return out;
     },
     async findPatients(trx, mrns) {
       if (!trx) throw new Error('PostgreSQL look-ups run inside the batch transaction');
       const out = new Map<string, string>();
-      const unique = [...new Set(mrns)];
-      for (let i = 0; i < unique.length; i += 1000) {
-        const rows = await trx
-          .selectFrom('patients')
-          .select(['id', 'mrn'])
-          .where('mrn', 'in', unique.slice(i, i + 1000))
-          .execute();
-        for (const r of rows) out.set(r.mrn, r.id);
-      }
+      const rows = await sql<{ id: string; mrn: string }>`
+        select id, mrn from patients where mrn = any(${[...new Set(mrns)]}::text[])`.execute(trx);
+      for (const r of rows.rows) out.set(r.mrn, r.id);
       return out;
     },
     async insertMessages(trx, rows) {
       // Ids are drawn first so each row's id is known even when RETURNING leaves out a conflicted row.
       const ids = await sql<{ id: number }>`select nextval(pg_get_serial_sequence('hl7_messages', 'id')) as id
         from generate_series(1, ${rows.length})`.execute(trx);
-      const withIds = rows.map((r, i) => ({ ...r, id: Number(ids.rows[i]!.id) }));
-      const inserted = new Set<number>();
-      for (let i = 0; i < withIds.length; i += 1000) {
-        const res = await trx
-          .insertInto('hl7_messages')
-          .values(withIds.slice(i, i + 1000))
-          .onConflict((oc) => oc.column('dedup_key').doNothing())
-          .returning('id')
-          .execute();
-        for (const r of res) inserted.add(Number(r.id));
-      }
-      return withIds.map((r) => (inserted.has(r.id) ? r.id : undefined));
+      const flat: SQLInputValue[] = [];
+      for (const r of rows) pushMessageParams(flat, r);
+      const idList = ids.rows.map((r) => Number(r.id));
+      const cols = [idList, ...byColumn(flat, MESSAGE_WIDTH)];
+      const res = await sql<{
+        id: number;
+      }>`insert into hl7_messages (id, ${sql.raw(MESSAGE_COLUMNS.join(', '))})
+        select * from ${unnest(cols, ['int8', ...MESSAGE_PG_TYPES])}
+        on conflict (dedup_key) do nothing returning id`.execute(trx);
+      const inserted = new Set(res.rows.map((r) => Number(r.id)));
+      return idList.map((id) => (inserted.has(id) ? id : undefined));
     },
     async insertObservations(trx: Transaction<Database>, list: NewObservation[]) {
-      await observations.insertIn(trx, list);
+      const now = Date.now();
+      const flat: SQLInputValue[] = [];
+      for (const o of list) pushObservationParams(flat, [o], o.patientId, o.sourceRef ?? null, now);
+      await sql`insert into observations (${sql.raw(OBSERVATION_COLUMNS.join(', '))})
+        select * from ${unnest(byColumn(flat, OBSERVATION_WIDTH), OBSERVATION_PG_TYPES)}`.execute(trx);
     },
   };
 }
