@@ -234,7 +234,7 @@ function ackSegments(
       : hdText(options.self?.facility, enc),
     h ? hdText(h.sendingApplication, enc) : '',
     h ? hdText(h.sendingFacility, enc) : '',
-    options.now ? formatHl7Timestamp(options.now) : stampOf(new Date()),
+    escapeValue(options.now ? formatHl7Timestamp(options.now) : stampOf(new Date()), enc),
     '',
     type,
     escapeValue(options.controlId ?? nextControlId(), enc),
@@ -242,6 +242,8 @@ function ackSegments(
     escapeValue(version, enc),
   ];
   if (charsetField !== '') msh.push('', '', '', '', '', escapeValue(charsetField, enc));
+  // Empty fields at the end are not written (an empty default version can leave one).
+  while (msh.length > 0 && msh[msh.length - 1] === '') msh.pop();
   const f = enc.field;
   const texts = [`MSH${f}${encodingCharacters(enc)}${f}${msh.join(f)}`];
   const errors = [...(options.errors ?? [])];

@@ -163,10 +163,11 @@ let msHex = '';
  */
 export function orderedUuid(now: number): string {
   if (now !== lastMs) {
+    if (!Number.isInteger(now) || now < 0 || now > 0xffffffffffff) {
+      throw new RangeError(`orderedUuid: ${now} is not a time in milliseconds that fits 48 bits`);
+    }
     lastMs = now;
-    msHex = Math.max(0, Math.min(Math.trunc(now), 0xffffffffffff))
-      .toString(16)
-      .padStart(12, '0');
+    msHex = now.toString(16).padStart(12, '0');
   }
   const r = randomDigits(19);
   return `${msHex.slice(0, 8)}-${msHex.slice(8)}-7${r.slice(0, 3)}-${VARIANT[Number.parseInt(r[3]!, 16)]}${r.slice(4, 7)}-${r.slice(7)}`;

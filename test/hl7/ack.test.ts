@@ -1,7 +1,17 @@
 import { Hl7Message as MedplumMessage } from '@medplum/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildAckPayload, buildAckPayloads } from '../../src/hl7/ack.ts';
+import { type BuildAckOptions, buildAckPayload, buildAckPayloads } from '../../src/hl7/ack.ts';
+import { resolveCharset } from '../../src/hl7/charset.ts';
+import {
+  checkEncoding,
+  DEFAULT_ENCODING,
+  encodingCharacters,
+  type Hl7Encoding,
+  isEncoding,
+} from '../../src/hl7/encoding.ts';
+import { HL7_ERROR_TEXT } from '../../src/hl7/errors.ts';
+import type { Hl7Hd, Hl7HeaderInfo } from '../../src/hl7/header.ts';
 import {
   ackCodeFor,
   buildAck,
@@ -168,72 +178,141 @@ describe('buildAck', () => {
 });
 
 describe('the ACK writer', () => {
-  // The reference: the same MSH and MSA fields written by the generic serializer (what buildAck
-  // did before it wrote MSH and MSA as templates).
-  function viaSerializer(src: ReturnType<typeof parseHl7>, code: 'AA' | 'CA', controlId: string): string {
-    const h = src.header;
-    const hd = (v: typeof h.sendingApplication): Hl7FieldInput => [
-      v.namespaceId,
-      v.universalId,
-      v.universalIdType,
-    ];
-    const empty = (v: typeof h.sendingApplication) =>
-      v.namespaceId === '' && v.universalId === '' && v.universalIdType === '';
-    const version = /^2\.\d+(?:\.\d+)*$/.test(h.version) ? h.version : '2.5.1';
-    const trigger = h.triggerEvent;
+  // The reference: the MSH and MSA fields written by the generic serializer (what buildAck did
+  // before it wrote MSH and MSA as templates). ERR segments still go through the serializer.
+  function viaSerializer(h: Hl7HeaderInfo | undefined, o: BuildAckOptions, enc: Hl7Encoding): string[] {
+    const hd = (v: Hl7Hd): Hl7FieldInput => [v.namespaceId, v.universalId, v.universalIdType];
+    const empty = (v: Hl7Hd) => v.namespaceId === '' && v.universalId === '' && v.universalIdType === '';
+    const version = h && /^2\.\d+(?:\.\d+)*$/.test(h.version) ? h.version : (o.defaultVersion ?? '2.5.1');
+    const trigger = h?.triggerEvent ?? '';
     const msh: Hl7FieldInput[] = [
       undefined,
       undefined,
-      empty(h.receivingApplication) ? 'CAREWIRE' : hd(h.receivingApplication),
-      empty(h.receivingFacility) ? '' : hd(h.receivingFacility),
-      hd(h.sendingApplication),
-      hd(h.sendingFacility),
-      formatHl7Timestamp(NOW),
+      h && !empty(h.receivingApplication) ? hd(h.receivingApplication) : (o.self?.application as string),
+      h && !empty(h.receivingFacility) ? hd(h.receivingFacility) : '',
+      h ? hd(h.sendingApplication) : '',
+      h ? hd(h.sendingFacility) : '',
+      formatHl7Timestamp(o.now!),
       undefined,
       versionAtLeast(version, '2.3.1') ? ['ACK', trigger, 'ACK'] : trigger ? ['ACK', trigger] : 'ACK',
-      controlId,
-      h.processingId || 'P',
+      o.controlId,
+      h?.processingId || 'P',
       version,
     ];
+    if (h && resolveCharset(h.charset)) msh[17] = h.charset;
+    const failed = o.code !== 'AA' && o.code !== 'CA';
+    const first = o.errors?.[0]?.message ?? (failed ? (o.text ?? HL7_ERROR_TEXT['207']) : undefined);
+    const text =
+      o.text ?? (first !== undefined && !versionAtLeast(version, '2.5') ? first.slice(0, 80) : undefined);
     const m = buildMessage(
       [
         { name: 'MSH', fields: msh },
-        { name: 'MSA', fields: { 1: code, 2: h.controlId } },
+        { name: 'MSA', fields: { 1: o.code, 2: h?.controlId ?? '', 3: text } },
       ],
-      { encoding: h.encoding },
+      { encoding: enc },
     );
-    return m.toString();
+    return m.toString().split('\r').slice(0, 2);
   }
 
-  it('writes what the generic serializer writes, for any header fields (property)', () => {
-    const part = fc.constantFrom('', 'A', 'B\\S\\C', 'X\\T\\Y', 'é', 'Q\\E\\', 'L&M', ' s ', '1.2.3', 'ISO');
-    const hd = fc.array(part, { maxLength: 3 }).map((a) => a.join('^'));
+  // Encodings whose delimiters include characters a timestamp or HD value holds ('.', '+', '#').
+  const ENCODINGS = ['|^~\\&', '|^~\\&#', '|+~\\&', '|.~\\&', '#$*@%', '|^~\\&.'];
+  const text = fc.constantFrom(
+    '',
+    'A',
+    'B.C',
+    '1.2.3',
+    'ISO',
+    'x+y',
+    'a^b',
+    'L&M',
+    'p~q',
+    'e\\f',
+    'h#i',
+    'Zoë',
+    ' s ',
+  );
+
+  it('writes MSH and MSA as the generic serializer does, for any header (property)', () => {
     fc.assert(
       fc.property(
-        fc.tuple(hd, hd, hd, hd),
-        fc.constantFrom('', 'R01', 'A01', 'R\\S\\1'),
-        fc.constantFrom('ID1', '', 'I\\F\\D', 'C\\R\\7'),
-        fc.constantFrom('P', '', 'T^A'),
-        fc.constantFrom('2.3', '2.3.1', '2.4', '2.5.1', '2.8', ''),
-        fc.constantFrom('AA', 'CA'),
-        ([a, f, ra, rf], trigger, control, processing, version, code) => {
-          const text = `MSH|^~\\&|${a}|${f}|${ra}|${rf}|20240101||ORU^${trigger}|${control}|${processing}|${version}\rPID|1||7\r`;
-          const parsed = tryParseHl7(Buffer.from(text, 'latin1'));
-          if (!parsed.ok) return;
-          const src = parsed.message;
-          const opts = { code, now: NOW, controlId: 'ACK1', self: { application: 'CAREWIRE' } } as const;
-          const expected = viaSerializer(src, code, 'ACK1');
-          const payload = buildAckPayload(src, opts);
-          expect(payload.text).toBe(expected);
-          expect(buildAck(src, opts).toString()).toBe(expected);
-          expect(payload.bytes.equals(buildAck(src, opts).toBuffer())).toBe(true);
-          // And it reads back as the acknowledgement of this message.
-          const back = parseHl7(payload.bytes);
-          expect(back.get('MSA-2')).toBe(src.get('MSH-10'));
-          for (const c of [1, 2, 3]) expect(back.get(`MSH-5.${c}`)).toBe(src.get(`MSH-3.${c}`));
+        fc.constantFrom(...ENCODINGS),
+        fc.array(fc.array(text, { maxLength: 3 }), { minLength: 4, maxLength: 4 }),
+        fc.record({
+          trigger: fc.constantFrom('', 'R01', 'A0.1'),
+          control: fc.constantFrom('ID1', '', 'I|D', 'C^7'),
+          processing: fc.constantFrom('P', '', 'T^A'),
+          version: fc.constantFrom('2.3', '2.3.1', '2.4', '2.5.1', '2.7', '2.8', '', 'x'),
+          charset: fc.constantFrom('', 'UNICODE UTF-8', '8859/1', 'KLINGON'),
+        }),
+        fc.record({
+          code: fc.constantFrom('AA', 'AE', 'AR', 'CA', 'CE', 'CR'),
+          errors: fc.constantFrom(
+            [],
+            [{ code: '102', severity: 'E', message: 'bad^value', location: { segment: 'PID', field: 3 } }],
+          ),
+          text: fc.constantFrom(undefined, 'a^b.c'),
+          defaultVersion: fc.constantFrom(undefined, '', '2.4'),
+        }),
+        fc.boolean(),
+        (delims, hds, h, a, asHeader) => {
+          const enc = checkEncoding(delims[0]!, delims.slice(1)) as Hl7Encoding;
+          // The incoming message, written by the serializer so its values are escaped for its encoding.
+          const msh: Hl7FieldInput[] = [undefined, undefined, ...hds, '20240101', undefined];
+          msh.push(['ORU', h.trigger], h.control, h.processing, h.version);
+          if (h.charset) msh[17] = h.charset;
+          let wire: string;
+          try {
+            wire = buildMessage(
+              [
+                { name: 'MSH', fields: msh },
+                { name: 'PID', fields: [1, '', '7'] },
+              ],
+              { encoding: enc },
+            ).toString();
+          } catch {
+            return; // an MSH-18 the serializer cannot write
+          }
+          const parsed = tryParseHl7(Buffer.from(wire, 'utf8'));
+          // A failed parse still answers, from its loose header (or from nothing).
+          const source = parsed.ok
+            ? asHeader
+              ? parsed.message.header
+              : parsed.message
+            : parsed.error.header;
+          const header = source === undefined ? undefined : 'header' in source ? source.header : source;
+          const opts = {
+            ...a,
+            now: NOW,
+            controlId: 'ACK1',
+            self: { application: 'CAREWIRE' },
+          } as BuildAckOptions;
+          const payload = buildAckPayload(source, opts);
+          const segments = payload.text.split('\r');
+          const ackEnc = header
+            ? isEncoding(checkEncoding(header.encoding.field, encodingCharacters(header.encoding)))
+              ? header.encoding
+              : enc
+            : enc;
+          expect(segments.slice(0, 2)).toEqual(
+            viaSerializer(header, opts, header ? ackEnc : DEFAULT_ENCODING),
+          );
+          expect(buildAck(source, opts).toString()).toBe(payload.text);
+          const reparsed = tryParseHl7(payload.bytes);
+          // Only an ACK without a version (an empty default, for a header that had none) cannot be read back.
+          if (!reparsed.ok) {
+            expect(reparsed.error.message).toMatch(/MSH-12/);
+            return;
+          }
+          const back = reparsed.message;
+          expect(back.segments('ERR').length).toBe(
+            a.errors.length > 0 || !['AA', 'CA'].includes(a.code) ? Math.max(1, a.errors.length) : 0,
+          );
+          expect(back.get('MSA-1')).toBe(a.code);
+          expect(back.get('MSH-7')).toBe(formatHl7Timestamp(NOW));
+          if (header) expect(back.get('MSA-2')).toBe(header.controlId);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 1500 },
     );
   });
 

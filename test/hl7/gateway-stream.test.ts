@@ -150,6 +150,54 @@ describe.each(ENGINES)('HL7 gateway streams on %s', (engine) => {
     for (const o of obs) expect(o.patient_id).toBe(patientOf.get(o.source_ref!));
   });
 
+  it('many connections at once: registry updates keep their order, resends in flight are stored once', async () => {
+    // Per patient, one connection pipelines admits that rename the patient, with results between;
+    // a second connection sends the same results (same control ids) at the same time. On
+    // PostgreSQL two batches commit side by side, on SQLite the writer thread and the main
+    // connection take turns: either way the last rename wins and each message is stored once.
+    const at = new Date('2026-01-03T10:00:00Z');
+    const people = [0, 1, 2, 3].map((k) => ({ ...DEMO_PATIENTS[k]!, mrn: `MANY-${engine}-${k}` }));
+    const sends = people.flatMap((p, k) => {
+      const results = [0, 1, 2, 3, 4].map((n) => framed(labOru(p, `MANY-${k}-r${n}`, n, at)));
+      const admits = [0, 1, 2, 3, 4, 5].map((n) =>
+        framed(adtA01({ ...p, family: `v${n}` }, `MANY-${k}-a${n}`, at)),
+      );
+      const own = admits.flatMap((a, n) => (n < results.length ? [a, results[n]!] : [a]));
+      return [
+        exchange(t.port, [Buffer.concat(own)], { expect: own.length }),
+        exchange(t.port, results, { expect: results.length }),
+      ];
+    });
+    const replies = await Promise.all(sends);
+    for (const r of replies) expect(r.replies.every((x) => msa(x).code === 'AA')).toBe(true);
+    for (let k = 0; k < people.length; k++) {
+      // The resent results are answered exactly as their stored copy (the ACK is stored byte for byte).
+      const first = replies[2 * k]!.replies.filter((x) => msa(x).controlId.includes('-r'));
+      expect(replies[2 * k + 1]!.replies).toEqual(first);
+    }
+    const rows = (await storedRows(t.services)).filter((x) => x.control_id.startsWith('MANY-'));
+    expect(rows).toHaveLength(people.length * 11);
+    expect(new Set(rows.map((x) => x.control_id)).size).toBe(rows.length);
+    const names = await t.services.store.db
+      .selectFrom('patients')
+      .select(['mrn', 'family_name'])
+      .where('mrn', 'like', `MANY-${engine}-%`)
+      .orderBy('mrn')
+      .execute();
+    expect(names).toEqual(people.map((p) => ({ mrn: p.mrn, family_name: 'v5' })));
+    const obs = await t.services.store.db
+      .selectFrom('observations')
+      .select('source_ref')
+      .where(
+        'source_ref',
+        'in',
+        rows.map((x) => String(x.id)),
+      )
+      .execute();
+    // A lab result's three values per stored result, none for the resent copies.
+    expect(obs).toHaveLength(people.length * 5 * 3);
+  });
+
   it('pipelines many messages on one connection and answers each in order', async () => {
     const c = await MllpClient.connect({ host: '127.0.0.1', port: t.port });
     const p = DEMO_PATIENTS[3]!;

@@ -30,6 +30,12 @@ describe('orderedUuid', () => {
       previous = id;
     }
   });
+
+  it('refuses a time that is not whole milliseconds within 48 bits', () => {
+    for (const bad of [Number.NaN, -1, 2 ** 48, 1.5, Number.POSITIVE_INFINITY]) {
+      expect(() => orderedUuid(bad)).toThrow(RangeError);
+    }
+  });
 });
 
 describe('pushObservationParams', () => {
