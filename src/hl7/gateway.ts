@@ -73,7 +73,6 @@ export function hl7Gateway(ctx: GatewayContext): Gateway {
     {
       store: services.store,
       patients: services.patients,
-      observations: services.observations,
       // Undefined on PostgreSQL, whose writes never block the event loop.
       writer: services.store.writer(),
     },

@@ -7,7 +7,7 @@
 import { type Buffer, isUtf8 } from 'node:buffer';
 import type { SQLInputValue } from 'node:sqlite';
 import { type Insertable, sql, type Transaction } from 'kysely';
-import type { NewObservation, ObservationService } from '../clinical/observations.ts';
+import type { NewObservation } from '../clinical/observations.ts';
 import type { PatientService } from '../clinical/patients.ts';
 import type { Store } from '../store/db.ts';
 import { type GroupCommitOptions, GroupCommitter } from '../store/group-commit.ts';
@@ -75,7 +75,6 @@ export interface Hl7IngestOptions {
 export interface IngestDeps {
   store: Store;
   patients: PatientService;
-  observations: ObservationService;
   /**
    * SQLite: commit on the store's writer thread (the gateway passes it). The event loop then
    * parses the next messages while a batch commits and fsyncs, instead of blocking on it.
