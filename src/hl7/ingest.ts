@@ -82,7 +82,7 @@ export interface IngestDeps {
   writer?: SqliteWriter | undefined;
 }
 
-/** Database operations of one batch; SQLite uses raw prepared statements, PostgreSQL Kysely. */
+/** Database operations of one batch; SQLite uses raw prepared statements, PostgreSQL `unnest` statements. */
 export interface IngestOps {
   /** Stored id and ACK of the keys already present. */
   /** `trx` null: on the SQLite main connection outside a transaction (committed rows only). */
@@ -220,6 +220,8 @@ interface Applied {
   ack: string;
   code: string;
   duplicate: boolean;
+  /** Set when this message alone could not be applied (see #applyInTurn); `receive` then falls back. */
+  failure?: unknown;
 }
 
 interface Classified {
@@ -290,6 +292,7 @@ export class Hl7Ingest {
     let applied: Applied;
     try {
       applied = await this.#committer.submit(prepared);
+      if (applied.failure !== undefined) throw applied.failure;
     } catch (err) {
       if (prepared.work === undefined) throw err;
       // Applying the content failed (it was retried alone, so it is this message). Keep the raw
@@ -408,7 +411,7 @@ export class Hl7Ingest {
       if (registry || mrns.some((m) => !known.has(m))) {
         // Every earlier writer batch has sent its write by now; this one commits after them.
         await Promise.allSettled(this.#inFlight);
-        return await this.#deps.store.db.transaction().execute((trx) => this.#apply(trx, items));
+        return await this.#applyInTurn(items);
       }
       const write = this.#sendToWriter(writer, items, fresh, known);
       this.#inFlight.add(write);
@@ -465,7 +468,7 @@ export class Hl7Ingest {
       }
       if (registry) {
         await Promise.allSettled(this.#inFlight);
-        return await db.transaction().execute((trx) => this.#apply(trx, items));
+        return await this.#applyInTurn(items);
       }
       mine = db.transaction().execute((trx) => this.#apply(trx, items));
       this.#inFlight.add(mine);
@@ -475,6 +478,30 @@ export class Hl7Ingest {
       if (mine) this.#inFlight.delete(mine);
       turn.resolve();
     }
+  }
+
+  /**
+   * A registry batch in one transaction, in its turn. If it fails, each message is applied alone,
+   * in order, still in this turn, and a message that fails alone is answered by `receive` as a
+   * failure. Leaving the retry to the GroupCommitter would run it after the batches behind this
+   * one, and an admit retried after a later one would undo it.
+   */
+  async #applyInTurn(items: readonly PreparedMessage[]): Promise<Applied[]> {
+    const db = this.#deps.store.db;
+    try {
+      return await db.transaction().execute((trx) => this.#apply(trx, items));
+    } catch (err) {
+      if (items.length === 1) throw err;
+    }
+    const out: Applied[] = [];
+    for (const item of items) {
+      try {
+        out.push((await db.transaction().execute((trx) => this.#apply(trx, [item])))[0]!);
+      } catch (failure) {
+        out.push({ id: -1, ack: '', code: '', duplicate: false, failure });
+      }
+    }
+    return out;
   }
 
   /** The message rows and their observations as one writer-thread request. */

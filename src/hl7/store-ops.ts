@@ -1,7 +1,8 @@
 // The database side of one HL7 ingest batch, per engine. SQLite runs raw prepared statements on
 // the node:sqlite handle inside the group commit's Kysely transaction (same connection): the
 // profile of the 64-sender benchmark showed Kysely's per-query compilation and the generic driver
-// path as the largest cost after parsing. PostgreSQL gets multi-row statements, one round trip each.
+// path as the largest cost after parsing. PostgreSQL gets one statement per step for the whole
+// batch, its rows as one array per column (`unnest`).
 
 import { randomFillSync } from 'node:crypto';
 import type { SQLInputValue, StatementSync } from 'node:sqlite';

@@ -3,16 +3,17 @@
  * their write is committed. Writes that arrive together share one transaction (and so one fsync),
  * which is how a gateway can acknowledge only durable data and still keep up with its peers.
  *
- * One batch is in flight at a time (or `pipeline` batches, for a committer whose batches are
- * written by another thread in order). While it commits, new writes queue up and form the next
- * batch, so under load the batch size grows by itself; when idle a write waits at most
+ * One batch is in flight at a time (or `pipeline` batches, for a CommitBatch that orders them
+ * itself: the SQLite writer thread keeps its requests in order; the HL7 ingest on PostgreSQL lets
+ * only batches that commute run side by side). While it commits, new writes queue up and form the
+ * next batch, so under load the batch size grows by itself; when idle a write waits at most
  * `maxDelayMs`.
  *
- * A pipelined committer (another thread writes) does not wait `maxDelayMs` for a free slot: its
- * batch leaves at the end of the event-loop turn that queued it. Holding writes back buys nothing
- * there (the commit costs this thread nothing) and made every request wait for the timer: 32
- * concurrent audited reads went in lockstep, one batch per 2 ms timer (measured: the main thread
- * 60 % busy while throughput stalled). Under load the slots fill and batches grow as before.
+ * A pipelined committer does not wait `maxDelayMs` for a free slot: its batch leaves at the end of
+ * the event-loop turn that queued it. Holding writes back made every request wait for the timer:
+ * 32 concurrent audited reads went in lockstep, one batch per 2 ms timer (measured: the main
+ * thread 60 % busy while throughput stalled). Under load the slots fill and batches grow as
+ * before.
  */
 import type { Transaction } from 'kysely';
 import type { Db } from './db.ts';
@@ -26,8 +27,9 @@ export interface GroupCommitOptions {
   /** Writes waiting beyond this are refused at once (bounded memory, clear back-pressure). */
   maxQueue?: number;
   /**
-   * Batches in flight at once (default 1). More only for a CommitBatch that keeps them in order
-   * (the SQLite writer thread): the next batch is prepared while the last one commits.
+   * Batches in flight at once (default 1). More only for a CommitBatch that keeps what must stay
+   * in order in order (the SQLite writer thread; the HL7 ingest's registry batches): the next
+   * batch is prepared while the last one commits.
    */
   pipeline?: number;
 }

@@ -110,6 +110,67 @@ describe.each(ENGINES)('HL7 apply failure on %s', (engine) => {
     expect(obs).toEqual([{ code: '2823-3', value_num: 5.9 }]);
   });
 
+  it('a failing registry batch is retried message by message before any later batch', async () => {
+    // Refuse one value only: the batch holding it fails, its other messages must still apply in
+    // their order and before the admit written after them (an admit retried late would undo it).
+    const db = t.services.store.db;
+    if (engine === 'sqlite') {
+      await sql
+        .raw(
+          "CREATE TRIGGER fail_666 BEFORE INSERT ON observations WHEN NEW.value_num = 666 BEGIN SELECT RAISE(ABORT, 'refused value'); END",
+        )
+        .execute(db);
+    } else {
+      await sql
+        .raw(`CREATE OR REPLACE FUNCTION fail_666() RETURNS trigger AS $$
+            BEGIN IF NEW.value_num = 666 THEN PERFORM pg_sleep(0.3); RAISE EXCEPTION 'refused value' USING ERRCODE = '23514'; END IF;
+            RETURN NEW; END $$ LANGUAGE plpgsql;
+          CREATE TRIGGER fail_666 BEFORE INSERT ON observations FOR EACH ROW EXECUTE FUNCTION fail_666()`)
+        .execute(db);
+    }
+    const mrn = `ORDER-${engine}`;
+    const admit = (id: string, family: string) =>
+      [
+        `MSH|^~\\&|ADT|HOSP|CW|CW|20260302100000+0000||ADT^A01|${id}|P|2.5.1`,
+        'EVN|A01|20260302100000',
+        `PID|1||${mrn}^^^HOSP^MR||${family}^Nora||19881130|F`,
+        'PV1|1|I|ICU^1^1',
+        '',
+      ].join('\r');
+    const bad = oru('R-2', mrn).replace('|5.9|', '|666|');
+    let replies: string[];
+    try {
+      // The admit v3 comes 100 ms later on another connection: on PostgreSQL the failing batch is
+      // still in flight then (the refusal waits 300 ms), so v3's batch queues behind it.
+      const first = exchange(
+        t.port,
+        [Buffer.concat([framed(admit('R-1', 'v1')), framed(bad), framed(admit('R-3', 'v2'))])],
+        {
+          expect: 3,
+        },
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      const later = exchange(t.port, [framed(admit('R-4', 'v3'))], { expect: 1 });
+      replies = [...(await first).replies, ...(await later).replies];
+    } finally {
+      await sql
+        .raw(engine === 'sqlite' ? 'DROP TRIGGER fail_666' : 'DROP TRIGGER fail_666 ON observations')
+        .execute(db);
+    }
+    expect(replies.map((x) => [msa(x).controlId, msa(x).code])).toEqual([
+      ['R-1', 'AA'],
+      ['R-2', 'AE'],
+      ['R-3', 'AA'],
+      ['R-4', 'AA'],
+    ]);
+    const patient = await db
+      .selectFrom('patients')
+      .select('family_name')
+      .where('mrn', '=', mrn)
+      .executeTakeFirstOrThrow();
+    expect(patient.family_name).toBe('v3');
+  });
+
   it('content the store refuses is AE 207 once: a resend is answered from the store, not retried', async () => {
     const message = oru('F-3', 'T-1');
     await failObservations('content');
