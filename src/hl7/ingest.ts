@@ -458,19 +458,25 @@ export class Hl7Ingest {
     try {
       await prior;
       let registry = items.some((p) => p.work?.kind === 'adt');
+      let known: Map<string, string> | undefined;
       if (!registry) {
         const mrns = [...new Set(items.flatMap((p) => (p.work?.kind === 'oru' ? [p.work.mrn] : [])))];
+        known = new Map();
         if (mrns.length > 0) {
-          const known = await sql<{ n: number }>`select count(*)::int as n from patients
+          const rows = await sql<{ id: string; mrn: string }>`select id, mrn from patients
             where mrn = any(${mrns}::text[])`.execute(db);
-          registry = known.rows[0]!.n < mrns.length;
+          for (const r of rows.rows) known.set(r.mrn, r.id);
+          registry = known.size < mrns.length;
         }
       }
-      if (registry) {
+      if (registry || known === undefined) {
         await Promise.allSettled(this.#inFlight);
         return await this.#applyInTurn(items);
       }
-      mine = db.transaction().execute((trx) => this.#apply(trx, items));
+      // Patients are never removed by this path, so the ids just read still hold; and a stored
+      // key is found by the insert's ON CONFLICT: two round trips fewer than #apply's look-ups.
+      const patients = known;
+      mine = db.transaction().execute((trx) => this.#apply(trx, items, patients));
       this.#inFlight.add(mine);
       turn.resolve();
       return await mine;
@@ -557,9 +563,18 @@ export class Hl7Ingest {
     }
   }
 
-  async #apply(trx: Transaction<Database>, items: readonly PreparedMessage[]): Promise<Applied[]> {
+  /**
+   * `knownPatients`: the registry ids of every MRN the batch's results name, read just before
+   * (PostgreSQL's side-by-side batches). Then neither they nor stored keys are looked up here: a
+   * stored key is refused by the insert and answered from the store (`#answerLost`).
+   */
+  async #apply(
+    trx: Transaction<Database>,
+    items: readonly PreparedMessage[],
+    knownPatients?: ReadonlyMap<string, string>,
+  ): Promise<Applied[]> {
     const ops = this.#ops;
-    const { out, fresh, dupOfBatch } = await this.#classify(trx, items);
+    const { out, fresh, dupOfBatch } = await this.#classify(trx, items, knownPatients === undefined);
     // 2. Patients: registry updates in arrival order; result patients by MRN, created when unknown.
     const patientIds = new Map<number, string>();
     const mrns: string[] = [];
@@ -567,7 +582,12 @@ export class Hl7Ingest {
       const w = items[i]!.work;
       if (w?.kind === 'oru') mrns.push(w.mrn);
     }
-    const known = mrns.length > 0 ? await ops.findPatients(trx, mrns) : new Map<string, string>();
+    const known =
+      knownPatients !== undefined
+        ? new Map(knownPatients)
+        : mrns.length > 0
+          ? await ops.findPatients(trx, mrns)
+          : new Map<string, string>();
     for (const i of fresh) {
       const w = items[i]!.work;
       if (w?.kind === 'adt') {
