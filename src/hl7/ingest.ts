@@ -386,15 +386,7 @@ export class Hl7Ingest {
    * after every writer batch before it and before any after it, so the order of effects holds.
    */
   async #commitOnWriter(writer: SqliteWriter, items: readonly PreparedMessage[]): Promise<Applied[]> {
-    // Batches hand over in the order they start: the next may go once this one has sent its write
-    // to the thread (which keeps writes in order) or, on the main connection, has committed. Taken
-    // before the first await, so a batch that starts while this one waits still comes after it.
-    const prior = this.#handoff;
-    const turn = Promise.withResolvers<void>();
-    this.#handoff = turn.promise;
-    try {
-      // Never read beside an open main-connection transaction: it would see uncommitted rows.
-      await prior;
+    return this.#inTurn(items, async () => {
       // No look-up of stored keys: the insert refuses a stored key (ON CONFLICT DO NOTHING, and
       // the thread leaves out that message's observations), and only then is its ACK read. Per
       // message, the look-up on this connection (whose page cache every writer commit empties)
@@ -408,34 +400,25 @@ export class Hl7Ingest {
         else if (w?.kind === 'adt') registry = true;
       }
       const known = mrns.length > 0 ? await this.#ops.findPatients(null, mrns) : new Map<string, string>();
-      if (registry || mrns.some((m) => !known.has(m))) {
-        // Every earlier writer batch has sent its write by now; this one commits after them.
-        await Promise.allSettled(this.#inFlight);
-        return await this.#applyInTurn(items);
-      }
-      const write = this.#sendToWriter(writer, items, fresh, known);
-      this.#inFlight.add(write);
-      turn.resolve();
-      let ids: number[];
-      try {
-        ids = (await write).rowids[0] ?? [];
-      } finally {
-        this.#inFlight.delete(write);
-      }
-      const lost: string[] = [];
-      for (let k = 0; k < fresh.length; k++) {
-        const i = fresh[k]!;
-        const id = ids[k] ?? -1;
-        const row = items[i]!.row;
-        if (id === -1) lost.push(row.dedup_key!);
-        else out[i] = { id, ack: row.ack, code: row.ack_code, duplicate: false };
-      }
-      // Stored before (or by a batch still in flight): answered as it was then.
-      if (lost.length > 0) await this.#answerLost(null, items, fresh, out, lost);
-      return answerBatchDuplicates(out, dupOfBatch);
-    } finally {
-      turn.resolve();
-    }
+      if (registry || mrns.some((m) => !known.has(m))) return 'registry';
+      // The thread keeps writes in the order they are sent, so the next batch may go once this
+      // one is sent.
+      const started = this.#sendToWriter(writer, items, fresh, known).then(async (written) => {
+        const ids = written.rowids[0] ?? [];
+        const lost: string[] = [];
+        for (let k = 0; k < fresh.length; k++) {
+          const i = fresh[k]!;
+          const id = ids[k] ?? -1;
+          const row = items[i]!.row;
+          if (id === -1) lost.push(row.dedup_key!);
+          else out[i] = { id, ack: row.ack, code: row.ack_code, duplicate: false };
+        }
+        // Stored before (or by a batch still in flight): answered as it was then.
+        if (lost.length > 0) await this.#answerLost(null, items, fresh, out, lost);
+        return answerBatchDuplicates(out, dupOfBatch);
+      });
+      return { started };
+    });
   }
 
   /**
@@ -449,39 +432,53 @@ export class Hl7Ingest {
    * before it and before any after it, so registry changes apply in arrival order, as on SQLite.
    */
   async #commitOnPg(items: readonly PreparedMessage[]): Promise<Applied[]> {
-    const db = this.#deps.store.db;
-    // Taken before the first await: a batch that starts while this one waits comes after it.
-    const prior = this.#handoff;
-    const turn = Promise.withResolvers<void>();
-    this.#handoff = turn.promise;
-    let mine: Promise<Applied[]> | undefined;
-    try {
-      await prior;
-      let registry = items.some((p) => p.work?.kind === 'adt');
-      let known: Map<string, string> | undefined;
-      if (!registry) {
-        const mrns = [...new Set(items.flatMap((p) => (p.work?.kind === 'oru' ? [p.work.mrn] : [])))];
-        known = new Map();
-        if (mrns.length > 0) {
-          const rows = await sql<{ id: string; mrn: string }>`select id, mrn from patients
-            where mrn = any(${mrns}::text[])`.execute(db);
-          for (const r of rows.rows) known.set(r.mrn, r.id);
-          registry = known.size < mrns.length;
-        }
-      }
-      if (registry || known === undefined) {
-        await Promise.allSettled(this.#inFlight);
-        return await this.#applyInTurn(items);
+    return this.#inTurn(items, async () => {
+      if (items.some((p) => p.work?.kind === 'adt')) return 'registry';
+      const mrns = [...new Set(items.flatMap((p) => (p.work?.kind === 'oru' ? [p.work.mrn] : [])))];
+      const known = new Map<string, string>();
+      if (mrns.length > 0) {
+        const rows = await sql<{ id: string; mrn: string }>`select id, mrn from patients
+          where mrn = any(${mrns}::text[])`.execute(this.#deps.store.db);
+        for (const r of rows.rows) known.set(r.mrn, r.id);
+        if (known.size < mrns.length) return 'registry';
       }
       // Patients are never removed by this path, so the ids just read still hold; and a stored
       // key is found by the insert's ON CONFLICT: two round trips fewer than #apply's look-ups.
-      const patients = known;
-      mine = db.transaction().execute((trx) => this.#apply(trx, items, patients));
-      this.#inFlight.add(mine);
+      return { started: this.#deps.store.db.transaction().execute((trx) => this.#apply(trx, items, known)) };
+    });
+  }
+
+  /**
+   * One batch in its turn. Batches take turns in the order they start (`#handoff` is taken before
+   * the first await, so a batch that starts while this one waits still comes after it). `decide`
+   * runs once every earlier batch has handed over. It answers 'registry': the batch then runs
+   * alone, in a main-connection transaction, after every batch still in flight and before any
+   * later one. Or it starts work that may run beside later batches (a writer-thread request, a
+   * PostgreSQL transaction of plain results; wrapped, so that awaiting `decide` does not wait for
+   * it), and the next batch may go. No look-up runs beside an open registry transaction, so none
+   * sees uncommitted rows.
+   */
+  async #inTurn(
+    items: readonly PreparedMessage[],
+    decide: () => Promise<'registry' | { started: Promise<Applied[]> }>,
+  ): Promise<Applied[]> {
+    const prior = this.#handoff;
+    const turn = Promise.withResolvers<void>();
+    this.#handoff = turn.promise;
+    let started: Promise<Applied[]> | undefined;
+    try {
+      await prior;
+      const next = await decide();
+      if (next === 'registry') {
+        await Promise.allSettled(this.#inFlight);
+        return await this.#applyInTurn(items);
+      }
+      started = next.started;
+      this.#inFlight.add(started);
       turn.resolve();
-      return await mine;
+      return await started;
     } finally {
-      if (mine) this.#inFlight.delete(mine);
+      if (started) this.#inFlight.delete(started);
       turn.resolve();
     }
   }

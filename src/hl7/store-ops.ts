@@ -119,6 +119,11 @@ export function pushObservationParams(
   }
 }
 
+/** `pushObservationParams` for observations that each name their patient and source. */
+function pushNewObservations(out: SQLInputValue[], list: readonly NewObservation[], now: number): void {
+  for (const o of list) pushObservationParams(out, [o], o.patientId, o.sourceRef ?? null, now);
+}
+
 interface SqliteStatements {
   findStored: StatementSync;
   findPatient: StatementSync;
@@ -232,7 +237,7 @@ export function createSqliteOps(store: Store): IngestOps {
           st.insertObservations[chunk.length] = stmt;
         }
         const params: SQLInputValue[] = [];
-        for (const o of chunk) pushObservationParams(params, [o], o.patientId, o.sourceRef ?? null, now);
+        pushNewObservations(params, chunk, now);
         stmt.run(...params);
       }
     },
@@ -303,7 +308,7 @@ export function createPgOps(): IngestOps {
     async insertObservations(trx: Transaction<Database>, list: NewObservation[]) {
       const now = Date.now();
       const flat: SQLInputValue[] = [];
-      for (const o of list) pushObservationParams(flat, [o], o.patientId, o.sourceRef ?? null, now);
+      pushNewObservations(flat, list, now);
       await sql`insert into observations (${sql.raw(OBSERVATION_COLUMNS.join(', '))})
         select * from ${unnest(byColumn(flat, OBSERVATION_WIDTH), OBSERVATION_PG_TYPES)}`.execute(trx);
     },

@@ -92,3 +92,16 @@ export function errSegments(ack: string): string[] {
 export async function storedRows(s: Services) {
   return s.store.db.selectFrom('hl7_messages').selectAll().orderBy('id').execute();
 }
+
+/** The observations stored for these message rows (by `source_ref`, the message id). */
+export function observationsOf(s: Services, rows: ReadonlyArray<{ id: number }>) {
+  return s.store.db
+    .selectFrom('observations')
+    .select(['patient_id', 'source_ref'])
+    .where(
+      'source_ref',
+      'in',
+      rows.map((x) => String(x.id)),
+    )
+    .execute();
+}

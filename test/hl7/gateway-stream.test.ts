@@ -10,7 +10,15 @@ import { MllpClient } from '../../src/hl7/client.ts';
 import { adtA01, DEMO_PATIENTS, demoVitals, labOru, vitalsOru } from '../../src/hl7/demo-messages.ts';
 import { buildMessage } from '../../src/hl7/serialize.ts';
 import { ENGINES } from '../helpers/app.ts';
-import { exchange, framed, type Hl7App, msa, startHl7App, storedRows } from './gateway-helpers.ts';
+import {
+  exchange,
+  framed,
+  type Hl7App,
+  msa,
+  observationsOf,
+  startHl7App,
+  storedRows,
+} from './gateway-helpers.ts';
 
 let runNo = 0;
 
@@ -90,15 +98,7 @@ describe.each(ENGINES)('HL7 gateway streams on %s', (engine) => {
     expect(new Set(many.map((x) => x.replies[0])).size).toBe(1);
     const rows = (await storedRows(t.services)).filter((x) => x.control_id.startsWith('DUP-'));
     expect(rows.map((x) => x.control_id).sort()).toEqual(['DUP-1', 'DUP-2', 'DUP-3']);
-    const obs = await t.services.store.db
-      .selectFrom('observations')
-      .select('source_ref')
-      .where(
-        'source_ref',
-        'in',
-        rows.map((x) => String(x.id)),
-      )
-      .execute();
+    const obs = await observationsOf(t.services, rows);
     // 6 vitals + 3 lab values + 3 lab values: each message's observations once.
     expect(obs.length).toBe(12);
   });
@@ -135,15 +135,7 @@ describe.each(ENGINES)('HL7 gateway streams on %s', (engine) => {
       expect(byControl.get(`ORD-${k}-a`)?.patient_id).toBe(patients[0]!.id);
       expect(byControl.get(`ORD-${k}-d`)?.patient_id).toBe(patients[0]!.id);
     }
-    const obs = await t.services.store.db
-      .selectFrom('observations')
-      .select(['patient_id', 'source_ref'])
-      .where(
-        'source_ref',
-        'in',
-        rows.map((x) => String(x.id)),
-      )
-      .execute();
+    const obs = await observationsOf(t.services, rows);
     // 3 × (3 lab + 6 vitals + 3 lab), each attached to its message's patient.
     expect(obs).toHaveLength(36);
     const patientOf = new Map(rows.map((x) => [String(x.id), x.patient_id]));
@@ -188,15 +180,7 @@ describe.each(ENGINES)('HL7 gateway streams on %s', (engine) => {
       .orderBy('mrn')
       .execute();
     expect(names).toEqual(people.map((p) => ({ mrn: p.mrn, family_name: 'v5' })));
-    const obs = await t.services.store.db
-      .selectFrom('observations')
-      .select('source_ref')
-      .where(
-        'source_ref',
-        'in',
-        rows.map((x) => String(x.id)),
-      )
-      .execute();
+    const obs = await observationsOf(t.services, rows);
     // A lab result's three values per stored result, none for the resent copies.
     expect(obs).toHaveLength(people.length * 5 * 3);
   });
