@@ -220,6 +220,8 @@ function transaction(req: WriteRequest): WriteReply {
       }
       changes.push(n);
       rowids.push(ids);
+      // A piece of a non-durable request ends here (see WriteOp.yieldAfter).
+      if (!req.fsync && 'yieldAfter' in given && given.yieldAfter) yieldToUrgent();
     }
     db.exec('COMMIT');
     return { id: req.id, ok: true, changes, rowids };

@@ -37,6 +37,13 @@ export interface WriteOp {
    * earlier op must ask for rowids.
    */
   parent?: { op: number; rows: number[]; column: number } | undefined;
+  /**
+   * In a non-durable request: the ops up to and including this one leave the data consistent, so
+   * durable writes waiting on the port may commit here, between two pieces of it (as between the
+   * slices of a RowsOp). A long derived-data write (the search copy's merge) is so cut into pieces
+   * that a durable write never waits for all of it.
+   */
+  yieldAfter?: boolean | undefined;
 }
 
 /**

@@ -9,7 +9,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrate } from '../../src/store/migrations/index.ts';
-import { MERGE_CHUNK, observationIdsCond } from '../../src/store/observation-search.ts';
+import { MERGE_CHUNK, mergeOps, observationIdsCond } from '../../src/store/observation-search.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { NodeSqliteDatabase } from '../../src/store/sqlite-driver.ts';
 import { tempDir } from '../helpers/app.ts';
@@ -263,6 +263,40 @@ describe('observation search copy (SQLite)', () => {
       .where(observationIdsCond('sqlite', ['obs-0']))
       .execute();
     expect(byId).toEqual([{ id: 'obs-0' }]);
+  });
+
+  it('a merge in pieces lets durable writes in between and copies every row once', async () => {
+    store = await openStore({ dataDir: tempDir('cw-obs-search-') });
+    await addPatient(store, 'p1');
+    await addPatient(store, 'p2');
+    await addObservations(store, ['p1', 'p2'], 3000);
+    const w = store.writer()!;
+    // Pieces of 100 rows, with more observations committed durably while they run (the thread's
+    // own merger may run beside it too: every piece reads how far the copy has come).
+    const merging = w.write(mergeOps(3000, 100), { fsync: false });
+    const more = Array.from({ length: 20 }, (_, k) =>
+      w.write([
+        {
+          sql: `INSERT INTO observations (id, patient_id, code, code_system, value_num, status, effective_at,
+            recorded_at, source) VALUES (?, 'p1', '8867-4', 'http://loinc.org', ?, 'final', ?, 1, 'test')`,
+          width: 3,
+          params: [`late-${k}`, k, 2_000_000 + k],
+        },
+      ]),
+    );
+    await Promise.all([merging, ...more]);
+    await store.mergeSearchCopies();
+    expect(await merged(store)).toBe(3020);
+    expect(await copyRows(store)).toBe(3020);
+    expect(await viewRows(store)).toBe(3020);
+    const dupes = await sql<{ n: number }>`SELECT count(*) AS n FROM (SELECT id FROM observation_search
+      GROUP BY id HAVING count(*) > 1)`.execute(store.db);
+    expect(Number(dupes.rows[0]?.n)).toBe(0);
+    expect((await search(store, 'p1', '8867-4')).slice(0, 3).map((r) => r.id)).toEqual([
+      'late-19',
+      'late-18',
+      'late-17',
+    ]);
   });
 
   it("the writer thread's merger catches up in chunks without being asked", async () => {

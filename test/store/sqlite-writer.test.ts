@@ -61,6 +61,38 @@ describe('SQLite writer thread', () => {
     expect(count()).toBe(1);
   });
 
+  it('a durable write commits between the pieces of a request without fsync, never inside one', async () => {
+    store = await openStore({ dataDir: tempDir('cw-writer-') });
+    store.sqlite!.exec('CREATE TABLE t_piece (n INTEGER PRIMARY KEY AUTOINCREMENT, tag TEXT NOT NULL)');
+    const w = store.writer()!;
+    const put = (tag: string, yieldAfter = false) => ({
+      sql: `INSERT INTO t_piece (tag) VALUES ('${tag}')`,
+      width: 0,
+      params: [],
+      yieldAfter,
+    });
+    // The first statement runs long enough for the durable write to be waiting when it ends.
+    const slow = {
+      sql: `INSERT INTO t_piece (tag) SELECT 'a1' FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL
+        SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c)`,
+      width: 0,
+      params: [],
+    };
+    const order: string[] = [];
+    const pieces = w
+      .write([slow, put('a2', true), put('b1'), put('b2', true), put('c1')], { fsync: false })
+      .then(() => order.push('pieces'));
+    const urgent = w.write([put('u')]).then(() => order.push('urgent'));
+    await Promise.all([pieces, urgent]);
+    expect(order).toEqual(['urgent', 'pieces']);
+    const tags = store
+      .sqlite!.prepare('SELECT tag FROM t_piece ORDER BY n')
+      .all()
+      .map((r) => r.tag);
+    // After the first piece (a1, a2), not after a1 alone, where no piece ends.
+    expect(tags).toEqual(['a1', 'a2', 'u', 'b1', 'b2', 'c1']);
+  });
+
   it('a failing statement rolls back the whole request and names the constraint', async () => {
     store = await openStore({ dataDir: tempDir('cw-writer-') });
     const w = store.writer()!;
