@@ -4,7 +4,7 @@
  * into `observation_search`, clustered by (patient, code, time, seq), in sorted chunks, so the
  * acknowledgement path (HL7 commits) never maintains a per-(patient, code) index itself and each
  * search leaf is rewritten once per merge instead of once per commit. HL7 messages' (patient,
- * message id) pairs (0011_patient_index_merge) are merged in the same transaction, for the same
+ * message id) pairs (0011_patient_index_merge) are merged by the same request, for the same
  * reason.
  *
  * A merge reads how far it has come inside its own transaction, so it is correct whichever
@@ -17,29 +17,39 @@ import { SEARCH_COLUMNS as COLUMNS } from './migrations/0010_observation_search.
 import type { Database } from './schema.ts';
 import type { SqliteWriter, WriteOp } from './sqlite-writer.ts';
 
-/** Rows per merge request (one transaction when no durable write is waiting). */
+/** Seq values (and message ids) per merge request: one transaction when no durable write waits. */
 export const MERGE_CHUNK = 4096;
 
 /**
- * Rows per piece of a merge. Each piece is one statement the writer thread cannot interrupt; between
- * two pieces the durable writes waiting (HL7 batches, alarm frames) commit first (WriteOp.yieldAfter).
- * A whole chunk as one statement took 8–10 ms every 50 ms under `npm run bench -- hl7`, and every
- * acknowledgement in flight waited for it.
+ * Seq values per piece of a merge. A piece is an `INSERT … SELECT`, which the writer thread cannot
+ * interrupt, and the UPDATE of how far the copy has come; between two pieces the durable writes
+ * waiting (HL7 batches, alarm frames) commit first (WriteOp.yieldAfter). A whole chunk as one
+ * statement took 8–10 ms every 50 ms under `npm run bench -- hl7`, and every acknowledgement in
+ * flight waited for it.
  */
 export const MERGE_PIECE = 512;
 
+/** More pieces than this is a mistake (merging everything at once is `piece = chunk`). */
+const MAX_PIECES = 1024;
+
 /**
- * One merge step of `chunk` rows, in pieces of `piece`. Each piece copies the next `piece` seq
- * values after `merged_seq` and moves `merged_seq` on (never backwards, for rows deleted at the end
- * of the table, and never past the last row: AUTOINCREMENT gives every later row a higher seq); then
- * the same for the HL7 messages' (patient, id) pairs. A piece is consistent on its own, so the
+ * One merge step of `chunk` seq values, in pieces of at most `piece`. Each piece copies the next
+ * seq values after `merged_seq` and moves `merged_seq` on (never backwards, for rows deleted at the
+ * end of the table, and never past the last row: AUTOINCREMENT gives every later row a higher seq);
+ * then the same for the HL7 messages' (patient, id) pairs. A piece is consistent on its own, so the
  * writer thread may commit between two.
  */
 export function mergeOps(chunk = MERGE_CHUNK, piece = MERGE_PIECE): WriteOp[] {
-  const size = Math.min(chunk, piece);
-  const pieces = Math.max(1, Math.ceil(chunk / size));
+  if (!(chunk >= 1) || !(piece >= 1))
+    throw new RangeError(`mergeOps: chunk ${chunk} and piece ${piece} must be ≥ 1`);
+  const sizes: number[] = [];
+  for (let left = chunk; left > 0; left -= piece) {
+    if (sizes.length === MAX_PIECES)
+      throw new RangeError(`mergeOps: ${chunk} in pieces of ${piece} is too many pieces`);
+    sizes.push(Math.min(piece, left));
+  }
   const ops: WriteOp[] = [];
-  for (let k = 0; k < pieces; k++) {
+  for (const size of sizes) {
     ops.push(
       {
         sql: `INSERT INTO observation_search (${COLUMNS}) SELECT ${COLUMNS} FROM observations
@@ -58,7 +68,7 @@ export function mergeOps(chunk = MERGE_CHUNK, piece = MERGE_PIECE): WriteOp[] {
       },
     );
   }
-  for (let k = 0; k < pieces; k++) {
+  for (const size of sizes) {
     ops.push(
       // HL7 messages by patient (0011), the same way: message rows are never updated, so their
       // pairs need no triggers.

@@ -133,11 +133,15 @@ function begin(fsync: boolean): void {
  * 86–98 ms under 50,000 datagrams/s, 3 ms without them). Now every SLICE_ROWS rows of a
  * non-durable request the thread looks at its port: if durable writes are waiting, it commits
  * what it has (vitals need no fsync), runs them, each answered at its commit, and goes on in a new
- * transaction. Non-durable requests it meets there wait, in order, for the current one to finish.
- * A non-durable request may so be committed in several transactions: what its ops before the
- * sliced one wrote commits with the first piece (vitals send their devices' sequence marks first,
- * so a crash between pieces loses samples nobody was promised but never lets a replay store one
- * twice), and if a later piece fails the reply says so though earlier pieces stay.
+ * transaction. It does the same after an op marked `yieldAfter` (the search copy's merge, cut
+ * into pieces that are consistent on their own). Non-durable requests it meets there wait, in
+ * order, for the current one to finish; durable writes that arrive after them still go first at
+ * the next such point (only durable writes keep their order among themselves: nothing waits on a
+ * vitals batch or a merge before it). A non-durable request may so be committed in several
+ * transactions: what its ops before the sliced one wrote commits with the first piece (vitals send
+ * their devices' sequence marks first, so a crash between pieces loses samples nobody was promised
+ * but never lets a replay store one twice), and if a later piece fails the reply says so though
+ * earlier pieces stay.
  */
 const SLICE_ROWS = 2048;
 const deferred: Array<WriteRequest | 'stop'> = [];
@@ -149,7 +153,9 @@ function runUrgent(): boolean {
     const got = receiveMessageOnPort(port!);
     if (got === undefined) return ran;
     const m = got.message as WriteRequest | 'stop';
-    if (m !== 'stop' && m.fsync && deferred.length === 0) {
+    // Past the non-durable requests set aside (a durable write behind a 2,048-row slice is better
+    // than behind a whole vitals batch), but never past a stop.
+    if (m !== 'stop' && m.fsync && !deferred.includes('stop')) {
       if (!ran) {
         try {
           db.exec('COMMIT');
@@ -163,7 +169,7 @@ function runUrgent(): boolean {
       // Always answers (transaction catches every failure, BEGIN included).
       port!.postMessage(transaction(m));
     } else {
-      // Kept in arrival order: a durable write behind a deferred one waits with it.
+      // Non-durable requests (and a stop) keep their arrival order.
       deferred.push(m);
     }
   }
@@ -189,7 +195,8 @@ function transaction(req: WriteRequest): WriteReply {
     }
     const changes: number[] = [];
     const rowids: Array<number[] | undefined> = [];
-    for (const given of req.ops) {
+    for (let k = 0; k < req.ops.length; k++) {
+      const given = req.ops[k]!;
       const op = 'values' in given ? paramsOf(given) : withParents(given, rowids);
       const st = statement(op.sql);
       let n = 0;
@@ -220,8 +227,11 @@ function transaction(req: WriteRequest): WriteReply {
       }
       changes.push(n);
       rowids.push(ids);
-      // A piece of a non-durable request ends here (see WriteOp.yieldAfter).
-      if (!req.fsync && 'yieldAfter' in given && given.yieldAfter) yieldToUrgent();
+      // A piece of a non-durable request ends here (see WriteOp.yieldAfter); not after the last op,
+      // whose COMMIT follows anyway, and never under a guard, which holds for one transaction only.
+      if (!req.fsync && !req.guard && k < req.ops.length - 1 && 'yieldAfter' in given && given.yieldAfter) {
+        yieldToUrgent();
+      }
     }
     db.exec('COMMIT');
     return { id: req.id, ok: true, changes, rowids };

@@ -38,10 +38,10 @@ export interface WriteOp {
    */
   parent?: { op: number; rows: number[]; column: number } | undefined;
   /**
-   * In a non-durable request: the ops up to and including this one leave the data consistent, so
-   * durable writes waiting on the port may commit here, between two pieces of it (as between the
-   * slices of a RowsOp). A long derived-data write (the search copy's merge) is so cut into pieces
-   * that a durable write never waits for all of it.
+   * In a non-durable request without a guard: the ops up to and including this one leave the data
+   * consistent, so durable writes waiting on the port may commit here, between two pieces of it
+   * (as between the slices of a RowsOp; ignored on the last op). A long derived-data write (the
+   * search copy's merge) is so cut into pieces that a durable write never waits for all of it.
    */
   yieldAfter?: boolean | undefined;
 }

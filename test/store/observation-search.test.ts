@@ -265,14 +265,15 @@ describe('observation search copy (SQLite)', () => {
     expect(byId).toEqual([{ id: 'obs-0' }]);
   });
 
-  it('a merge in pieces lets durable writes in between and copies every row once', async () => {
+  it('a merge in pieces lets durable writes in between, each seeing whole pieces only', async () => {
     store = await openStore({ dataDir: tempDir('cw-obs-search-') });
     await addPatient(store, 'p1');
     await addPatient(store, 'p2');
     await addObservations(store, ['p1', 'p2'], 3000);
+    store.sqlite!.exec('CREATE TABLE merge_probe (merged INTEGER NOT NULL, copied INTEGER NOT NULL)');
     const w = store.writer()!;
-    // Pieces of 100 rows, with more observations committed durably while they run (the thread's
-    // own merger may run beside it too: every piece reads how far the copy has come).
+    // Pieces of 100 seq values, and durable writes queued behind the request: each adds an
+    // observation and notes how far the copy had come when it committed.
     const merging = w.write(mergeOps(3000, 100), { fsync: false });
     const more = Array.from({ length: 20 }, (_, k) =>
       w.write([
@@ -282,21 +283,44 @@ describe('observation search copy (SQLite)', () => {
           width: 3,
           params: [`late-${k}`, k, 2_000_000 + k],
         },
+        {
+          sql: `INSERT INTO merge_probe (merged, copied) SELECT merged_seq,
+            (SELECT count(*) FROM observation_search) FROM observation_search_state`,
+          width: 0,
+          params: [],
+        },
       ]),
     );
     await Promise.all([merging, ...more]);
+    const probes = store.sqlite!.prepare('SELECT merged, copied FROM merge_probe').all() as Array<{
+      merged: number;
+      copied: number;
+    }>;
+    expect(probes).toHaveLength(20);
+    // They committed between pieces, not all after the merge…
+    expect(probes.some((p) => p.merged > 0 && p.merged < 3000)).toBe(true);
+    // …and never inside one: every row up to merged_seq copied, none beyond.
+    for (const p of probes) expect(p.copied).toBe(p.merged);
     await store.mergeSearchCopies();
     expect(await merged(store)).toBe(3020);
     expect(await copyRows(store)).toBe(3020);
     expect(await viewRows(store)).toBe(3020);
-    const dupes = await sql<{ n: number }>`SELECT count(*) AS n FROM (SELECT id FROM observation_search
-      GROUP BY id HAVING count(*) > 1)`.execute(store.db);
-    expect(Number(dupes.rows[0]?.n)).toBe(0);
     expect((await search(store, 'p1', '8867-4')).slice(0, 3).map((r) => r.id)).toEqual([
       'late-19',
       'late-18',
       'late-17',
     ]);
+  });
+
+  it('cuts a merge into whole pieces and refuses sizes that make no sense', () => {
+    const sizes = (ops: ReturnType<typeof mergeOps>) =>
+      ops.filter((o) => o.yieldAfter && o.sql.includes('observation_search_state')).map((o) => o.params[0]);
+    expect(sizes(mergeOps(1000, 256))).toEqual([256, 256, 256, 232]);
+    expect(sizes(mergeOps(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))).toEqual([
+      Number.MAX_SAFE_INTEGER,
+    ]);
+    expect(() => mergeOps(0)).toThrow(RangeError);
+    expect(() => mergeOps(Number.MAX_SAFE_INTEGER)).toThrow(/too many pieces/);
   });
 
   it("the writer thread's merger catches up in chunks without being asked", async () => {

@@ -71,7 +71,8 @@ describe('SQLite writer thread', () => {
       params: [],
       yieldAfter,
     });
-    // The first statement runs long enough for the durable write to be waiting when it ends.
+    // The thread reads its port after it starts: all three requests are waiting by then (and the
+    // first statement runs long enough besides).
     const slow = {
       sql: `INSERT INTO t_piece (tag) SELECT 'a1' FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL
         SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c)`,
@@ -80,17 +81,20 @@ describe('SQLite writer thread', () => {
     };
     const order: string[] = [];
     const pieces = w
-      .write([slow, put('a2', true), put('b1'), put('b2', true), put('c1')], { fsync: false })
+      .write([slow, put('a2', true), put('b1'), put('b2', true), put('c1', true)], { fsync: false })
       .then(() => order.push('pieces'));
+    // A request without fsync sent in between waits for the first to end; the durable write sent
+    // after it still goes first, at the first piece's end.
+    const other = w.write([put('v1')], { fsync: false }).then(() => order.push('other'));
     const urgent = w.write([put('u')]).then(() => order.push('urgent'));
-    await Promise.all([pieces, urgent]);
-    expect(order).toEqual(['urgent', 'pieces']);
+    await Promise.all([pieces, other, urgent]);
+    expect(order).toEqual(['urgent', 'pieces', 'other']);
     const tags = store
       .sqlite!.prepare('SELECT tag FROM t_piece ORDER BY n')
       .all()
       .map((r) => r.tag);
     // After the first piece (a1, a2), not after a1 alone, where no piece ends.
-    expect(tags).toEqual(['a1', 'a2', 'u', 'b1', 'b2', 'c1']);
+    expect(tags).toEqual(['a1', 'a2', 'u', 'b1', 'b2', 'c1', 'v1']);
   });
 
   it('a failing statement rolls back the whole request and names the constraint', async () => {
