@@ -204,7 +204,7 @@ function stampOf(now: Date): string {
 /**
  * The segment texts of an acknowledgement, written directly: MSH and MSA are string templates
  * (the generic serializer was most of an ACK's cost on the HL7 hot path, ~8 µs of the 33 µs a
- * result took to prepare in bench/zz-prep), ERR segments go through `encodeSegment`. The output
+ * result took to prepare: `prepareMessage`, warm, docs/benchmarks.md session 12), ERR segments go through `encodeSegment`. The output
  * is what the serializer would write for the same fields (test/hl7/ack.test.ts compares them).
  */
 function ackSegments(

@@ -6,7 +6,7 @@
 
 import { type Buffer, isUtf8 } from 'node:buffer';
 import type { SQLInputValue } from 'node:sqlite';
-import { type Insertable, sql, type Transaction } from 'kysely';
+import type { Insertable, Transaction } from 'kysely';
 import type { NewObservation } from '../clinical/observations.ts';
 import type { PatientService } from '../clinical/patients.ts';
 import type { Store } from '../store/db.ts';
@@ -84,9 +84,12 @@ export interface IngestDeps {
 
 /** Database operations of one batch; SQLite uses raw prepared statements, PostgreSQL `unnest` statements. */
 export interface IngestOps {
-  /** Stored id and ACK of the keys already present. */
-  /** `trx` null: on the SQLite main connection outside a transaction (committed rows only). */
+  /**
+   * Stored id and ACK of the keys already present. `trx` null: on the SQLite main connection,
+   * committed rows only (PostgreSQL looks keys up inside the batch's transaction).
+   */
   findStored(trx: Transaction<Database> | null, keys: string[]): Promise<Map<string, StoredAck>>;
+  /** Registry ids by MRN; `trx` null: outside any transaction, committed rows only (both engines). */
   findPatients(trx: Transaction<Database> | null, mrns: string[]): Promise<Map<string, string>>;
   /** Inserts rows; each result is the new id, or undefined when its dedup key already existed. */
   insertMessages(trx: Transaction<Database>, rows: MessageRow[]): Promise<Array<number | undefined>>;
@@ -250,7 +253,7 @@ export class Hl7Ingest {
   constructor(deps: IngestDeps, opts: Hl7IngestOptions) {
     this.#deps = deps;
     this.#opts = opts;
-    this.#ops = deps.store.engine === 'sqlite' ? createSqliteOps(deps.store) : createPgOps();
+    this.#ops = deps.store.engine === 'sqlite' ? createSqliteOps(deps.store) : createPgOps(deps.store);
     const writer = deps.writer;
     if (writer) {
       this.#committer = new GroupCommitter<PreparedMessage, Applied>(
@@ -434,14 +437,9 @@ export class Hl7Ingest {
   async #commitOnPg(items: readonly PreparedMessage[]): Promise<Applied[]> {
     return this.#inTurn(items, async () => {
       if (items.some((p) => p.work?.kind === 'adt')) return 'registry';
-      const mrns = [...new Set(items.flatMap((p) => (p.work?.kind === 'oru' ? [p.work.mrn] : [])))];
-      const known = new Map<string, string>();
-      if (mrns.length > 0) {
-        const rows = await sql<{ id: string; mrn: string }>`select id, mrn from patients
-          where mrn = any(${mrns}::text[])`.execute(this.#deps.store.db);
-        for (const r of rows.rows) known.set(r.mrn, r.id);
-        if (known.size < mrns.length) return 'registry';
-      }
+      const mrns = items.flatMap((p) => (p.work?.kind === 'oru' ? [p.work.mrn] : []));
+      const known = mrns.length > 0 ? await this.#ops.findPatients(null, mrns) : new Map<string, string>();
+      if (mrns.some((m) => !known.has(m))) return 'registry';
       // Patients are never removed by this path, so the ids just read still hold; and a stored
       // key is found by the insert's ON CONFLICT: two round trips fewer than #apply's look-ups.
       return { started: this.#deps.store.db.transaction().execute((trx) => this.#apply(trx, items, known)) };

@@ -269,7 +269,7 @@ function unnest(cols: readonly SQLInputValue[][], types: readonly string[]) {
  * up to 19 parameters per observation for every batch (the largest cost of the PostgreSQL main
  * thread, `npm run bench -- hl7 postgres --cpu-prof`).
  */
-export function createPgOps(): IngestOps {
+export function createPgOps(store: Store): IngestOps {
   return {
     async findStored(trx, keys) {
       if (!trx) throw new Error('PostgreSQL look-ups run inside the batch transaction');
@@ -282,10 +282,10 @@ export function createPgOps(): IngestOps {
       return out;
     },
     async findPatients(trx, mrns) {
-      if (!trx) throw new Error('PostgreSQL look-ups run inside the batch transaction');
+      // `trx` null: on the pool, before a batch's transaction (committed rows only).
       const out = new Map<string, string>();
       const rows = await sql<{ id: string; mrn: string }>`
-        select id, mrn from patients where mrn = any(${[...new Set(mrns)]}::text[])`.execute(trx);
+        select id, mrn from patients where mrn = any(${[...new Set(mrns)]}::text[])`.execute(trx ?? store.db);
       for (const r of rows.rows) out.set(r.mrn, r.id);
       return out;
     },

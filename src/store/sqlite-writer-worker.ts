@@ -89,9 +89,7 @@ function withParents(op: WriteOp, rowids: ReadonlyArray<number[] | undefined>): 
   const ids = rowids[parent.op];
   if (ids === undefined) throw new Error(`op ${parent.op} did not report rowids`);
   const { width } = op;
-  let kept = true;
-  for (const row of parent.rows) if (ids[row] === -1) kept = false;
-  if (kept) {
+  if (!parent.rows.some((row) => ids[row] === -1)) {
     // Every parent row was inserted (no duplicate): the rowids go into the parameters in place
     // (this thread owns the request it was sent), instead of copying every value of every row.
     for (let r = 0; r < parent.rows.length; r++) {

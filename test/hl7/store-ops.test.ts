@@ -144,7 +144,7 @@ describe('PostgreSQL batch statements (rows as one array per column)', () => {
   });
 
   it('stores every value exactly, reports duplicates, and finds stored keys and patients', async () => {
-    const ops = createPgOps();
+    const ops = createPgOps(store);
     const ids = await store.db
       .transaction()
       .execute((trx) =>
@@ -186,6 +186,8 @@ describe('PostgreSQL batch statements (rows as one array per column)', () => {
       .transaction()
       .execute((trx) => ops.findPatients(trx, ['M"1', 'M"1', 'none']));
     expect([...patients]).toEqual([['M"1', 'p-1']]);
+    // Outside a transaction too (a side-by-side batch reads its patients before its own).
+    expect([...(await ops.findPatients(null, ['none', 'M"1']))]).toEqual([['M"1', 'p-1']]);
 
     await store.db.transaction().execute((trx) =>
       ops.insertObservations(
